@@ -1,0 +1,1 @@
+"""People: users, their roles, sign-up, sign-in and API tokens."""

@@ -1,0 +1,60 @@
+"""Users and the roles they hold."""
+
+import secrets
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.permissions import Role
+from app.core.types import UTCDateTime
+from app.extensions import db
+
+ROLE_VALUES = ", ".join(f"'{role.value}'" for role in Role)
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-cased
+    password_hash: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(120))
+    country: Mapped[str] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    #: Part of the login cookie and API tokens; rotating it signs the user out everywhere.
+    session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    roles: Mapped[list["UserRole"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def role_names(self) -> set[str]:
+        return {r.role for r in self.roles}
+
+    def has_role(self, role: Role) -> bool:
+        return role.value in self.role_names
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+
+class UserRole(db.Model):
+    __tablename__ = "user_roles"
+    __table_args__ = (CheckConstraint(f"role IN ({ROLE_VALUES})", name="role_known"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)
+
+    user: Mapped[User] = relationship(back_populates="roles")

@@ -1,0 +1,153 @@
+"""Account rules: sign-up, credentials, API tokens. Services flush; callers commit."""
+
+from datetime import datetime, timedelta
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from marshmallow import ValidationError
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.accounts.models import User, UserRole, new_session_token
+from app.accounts.schemas import RegistrationSchema, normalise_email
+from app.core.audit import audit
+from app.core.errors import ValidationFailed
+from app.core.permissions import Role
+from app.extensions import db
+
+#: Checked against when the e-mail is unknown, so a wrong address costs as much time
+#: as a wrong password and does not reveal which addresses have accounts.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def find_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def validate_registration(data: dict) -> dict:
+    """Load sign-up input with the shared schema; raise ValidationFailed with field errors."""
+    try:
+        return RegistrationSchema().load(data)
+    except ValidationError as exc:
+        raise ValidationFailed("The registration is invalid.", _as_lists(exc.messages)) from exc
+
+
+def register(data: dict, *, now: datetime, ip_address: str | None = None) -> User:
+    """Create a self-service account (investor or owner) from raw input."""
+    clean = validate_registration(data)
+    return create_user(
+        email=clean["email"],
+        password=clean["password"],
+        name=clean["name"],
+        country=clean["country"],
+        roles=[Role(clean["role"])],
+        now=now,
+        ip_address=ip_address,
+    )
+
+
+def create_user(
+    *,
+    email: str,
+    password: str,
+    name: str,
+    country: str,
+    roles: list[Role],
+    now: datetime,
+    actor: User | None = None,
+    ip_address: str | None = None,
+) -> User:
+    """Create a user with any roles (the CLI and operators use this directly)."""
+    try:
+        email = normalise_email(email)
+    except ValidationError as exc:
+        raise ValidationFailed("The e-mail address is invalid.", {"email": exc.messages}) from exc
+    if find_by_email(email) is not None:
+        raise ValidationFailed(
+            "That e-mail address is already registered.",
+            {"email": ["An account with this e-mail address already exists. Log in instead."]},
+        )
+    user = User(
+        email=email,
+        password_hash=generate_password_hash(password),
+        name=name,
+        country=country,
+        created_at=now,
+        session_token=new_session_token(),
+        roles=[UserRole(role=role.value) for role in roles],
+    )
+    db.session.add(user)
+    db.session.flush()
+    audit("user.created", actor=actor or user, subject=user, ip_address=ip_address,
+          details={"roles": sorted(r.value for r in roles)}, at=now)
+    return user
+
+
+def grant_role(user: User, role: Role) -> None:
+    if role.value not in user.role_names:
+        user.roles.append(UserRole(role=role.value))
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with these credentials, or None (timing does not leak which part failed)."""
+    user = find_by_email(email or "")
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not check_password_hash(user.password_hash, password or "") or not user.active:
+        return None
+    return user
+
+
+def change_password(user: User, new_password: str) -> None:
+    """Set a new password and rotate the session token, signing out every old session."""
+    user.password_hash = generate_password_hash(new_password)
+    user.session_token = new_session_token()
+
+
+def load_session_user(user_id: str) -> User | None:
+    """Flask-Login's loader: ``"<id>:<session token>"`` must match the stored token."""
+    uid, _, token = user_id.partition(":")
+    if not uid.isdigit():
+        return None
+    user = db.session.get(User, int(uid))
+    if user is None or user.session_token != token or not user.active:
+        return None
+    return user
+
+
+def _serializer(secret_key: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret_key, salt="api-token")
+
+
+def issue_token(user: User, *, now: datetime, ttl: timedelta, secret_key: str) -> tuple[str, datetime]:
+    """A signed bearer token carrying the user's session token and an expiry."""
+    expires_at = now + ttl
+    token = _serializer(secret_key).dumps(
+        {"uid": user.id, "sid": user.session_token, "exp": int(expires_at.timestamp())}
+    )
+    return token, expires_at
+
+
+def user_from_token(token: str, *, now: datetime, secret_key: str) -> User | None:
+    """The user a bearer token belongs to, or None if forged, expired or revoked."""
+    try:
+        payload = _serializer(secret_key).loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(payload, dict) or payload.get("exp", 0) <= now.timestamp():
+        return None
+    user = db.session.get(User, payload.get("uid"))
+    if user is None or user.session_token != payload.get("sid") or not user.active:
+        return None
+    return user
+
+
+def _as_lists(messages: dict) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        if isinstance(value, dict):
+            for sub, msgs in _as_lists(value).items():
+                out[f"{key}.{sub}"] = msgs
+        else:
+            out[key] = list(value) if isinstance(value, list) else [str(value)]
+    return out

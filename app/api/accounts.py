@@ -1,0 +1,47 @@
+"""Accounts: sign-up, tokens, the current user."""
+
+from flask import current_app, g, request, url_for
+
+from app.accounts import services
+from app.accounts.limits import mark_failed_login, per_account, per_address
+from app.accounts.schemas import MeSchema, TokenSchema, UserSchema
+from app.api import bp, json_body
+from app.core.audit import audit
+from app.core.clock import now
+from app.core.permissions import requires
+from app.core.problems import problem
+from app.extensions import db
+
+
+@bp.post("/users")
+def create_user():
+    user = services.register(json_body(), now=now(), ip_address=request.remote_addr)
+    db.session.commit()
+    return UserSchema().dump(user), 201, {"Location": url_for("api.me")}
+
+
+@bp.post("/tokens")
+@per_address
+@per_account
+def create_token():
+    body = json_body()
+    user = services.authenticate(str(body.get("email") or ""), str(body.get("password") or ""))
+    if user is None:
+        mark_failed_login()
+        audit("user.login_failed", details={"email": str(body.get("email") or "")[:254], "via": "api"},
+              ip_address=request.remote_addr)
+        db.session.commit()
+        return problem(401, "Unauthorized", "Wrong e-mail or password.",
+                       headers={"WWW-Authenticate": 'Bearer realm="GreenRound API"'})
+    token, expires_at = services.issue_token(
+        user, now=now(), ttl=current_app.config["API_TOKEN_TTL"], secret_key=current_app.config["SECRET_KEY"]
+    )
+    audit("user.token_issued", actor=user, subject=user, ip_address=request.remote_addr)
+    db.session.commit()
+    return TokenSchema().dump({"token": token, "expires_at": expires_at}), 201
+
+
+@bp.get("/me")
+@requires()
+def me():
+    return MeSchema().dump(g.api_user)

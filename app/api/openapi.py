@@ -1,0 +1,67 @@
+"""The OpenAPI document, generated from the marshmallow schemas the routes use."""
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import current_app
+
+from app.accounts.schemas import CredentialsSchema, MeSchema, RegistrationSchema, TokenSchema, UserSchema
+from app.api import bp
+
+PROBLEM = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+    },
+}
+
+#: (path, method, summary, request schema, response status, response schema, auth)
+OPERATIONS: list[tuple[str, str, str, type | None, int, type | None, bool]] = [
+    ("/users", "post", "Register an investor or project owner", RegistrationSchema, 201, UserSchema, False),
+    ("/tokens", "post", "Exchange credentials for a bearer token", CredentialsSchema, 201, TokenSchema, False),
+    ("/me", "get", "The signed-in user, roles, profile and classification", None, 200, MeSchema, True),
+]
+
+
+def build_spec() -> dict:
+    spec = APISpec(
+        title="GreenRound API",
+        version="1.0.0",
+        openapi_version="3.1.0",
+        plugins=[MarshmallowPlugin()],
+        servers=[{"url": "/api/v1"}],
+    )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Problem", PROBLEM)
+    problem_response = {
+        "description": "An error (RFC 9457)",
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    paths: dict[str, dict] = {}
+    for path, method, summary, request_schema, status, response_schema, auth in OPERATIONS:
+        operation: dict = {"summary": summary, "responses": {str(status): {"description": summary}}}
+        if response_schema is not None:
+            operation["responses"][str(status)]["content"] = {"application/json": {"schema": response_schema}}
+        if request_schema is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": request_schema}},
+            }
+        for code in ("400", "401", "403", "404", "422", "429"):
+            operation["responses"][code] = problem_response
+        if auth:
+            operation["security"] = [{"bearer": []}]
+        paths.setdefault(path, {})[method] = operation
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    if "openapi" not in current_app.extensions:
+        current_app.extensions["openapi"] = build_spec()
+    return current_app.extensions["openapi"]

@@ -1,0 +1,1 @@
+"""Campaigns: what project owners raise money for, and their funding rounds."""

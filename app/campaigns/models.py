@@ -1,0 +1,128 @@
+"""Campaign tables. State changes go through ``campaigns.services``, never direct writes."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.types import UTCDateTime
+from app.extensions import db
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    LIVE = "live"
+    SUCCESSFUL = "successful"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    REPAYING = "repaying"
+    COMPLETED = "completed"
+    DEFAULTED = "defaulted"
+
+
+#: States anyone may see; drafts and submissions are for the owner and the operator.
+PUBLIC_STATUSES = frozenset(
+    {
+        CampaignStatus.LIVE,
+        CampaignStatus.APPROVED,
+        CampaignStatus.SUCCESSFUL,
+        CampaignStatus.FAILED,
+        CampaignStatus.REPAYING,
+        CampaignStatus.COMPLETED,
+        CampaignStatus.DEFAULTED,
+    }
+)
+
+
+class Category(StrEnum):
+    ENERGY_EFFICIENCY = "energy_efficiency"
+    RENEWABLE_ENERGY = "renewable_energy"
+    CLEAN_TRANSPORT = "clean_transport"
+    CLEAN_SHIPPING = "clean_shipping"
+    WATER = "water"
+    CIRCULAR_ECONOMY = "circular_economy"
+    INDUSTRIAL_SYMBIOSIS = "industrial_symbiosis"
+    SUSTAINABLE_AGRICULTURE = "sustainable_agriculture"
+    BIOTECH = "biotech"
+
+
+class InstrumentType(StrEnum):
+    LOAN = "loan"
+    DONATION = "donation"
+
+
+class Repayment(StrEnum):
+    ANNUITY = "annuity"
+    BULLET = "bullet"
+
+
+def _in(values: type[StrEnum]) -> str:
+    return "(" + ", ".join(f"'{v.value}'" for v in values) + ")"
+
+
+class Campaign(db.Model):
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        CheckConstraint(f"status IN {_in(CampaignStatus)}", name="status_known"),
+        CheckConstraint(f"category IN {_in(Category)}", name="category_known"),
+        CheckConstraint(f"instrument_type IN {_in(InstrumentType)}", name="instrument_known"),
+        CheckConstraint("target_amount > 0", name="target_positive"),
+        CheckConstraint("max_amount >= target_amount", name="max_covers_target"),
+        CheckConstraint("min_pledge > 0", name="min_pledge_positive"),
+        CheckConstraint("raised_amount >= 0 AND raised_amount <= max_amount", name="raised_within_max"),
+        CheckConstraint("risk_class IS NULL OR risk_class IN ('A', 'B', 'C', 'D', 'E')", name="risk_class_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(String(140))
+    summary: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(40), index=True)
+    country: Mapped[str] = mapped_column(String(2), index=True)  # ISO 3166-1 alpha-2
+    location: Mapped[str] = mapped_column(String(140), default="")
+    currency: Mapped[str] = mapped_column(String(3))  # ISO 4217
+    instrument_type: Mapped[str] = mapped_column(String(10))
+    interest_rate_bps: Mapped[int | None] = mapped_column(Integer)  # 650 = 6.50 % a year
+    term_months: Mapped[int | None] = mapped_column(Integer)
+    repayment: Mapped[str | None] = mapped_column(String(10))
+    target_amount: Mapped[int] = mapped_column(BigInteger)  # minor units
+    max_amount: Mapped[int] = mapped_column(BigInteger)  # minor units
+    min_pledge: Mapped[int] = mapped_column(BigInteger)  # minor units
+    raised_amount: Mapped[int] = mapped_column(BigInteger, default=0)  # minor units, paid pledges
+    backers_count: Mapped[int] = mapped_column(Integer, default=0)
+    opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    status: Mapped[str] = mapped_column(String(12), default=CampaignStatus.DRAFT, index=True)
+    risk_class: Mapped[str | None] = mapped_column(String(1))
+    co2_tonnes_per_year: Mapped[float] = mapped_column(Float, default=0.0)
+    energy_mwh_per_year: Mapped[float] = mapped_column(Float, default=0.0)
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    sdg_links: Mapped[list["CampaignSdg"]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="CampaignSdg.sdg"
+    )
+    owner = relationship("User", lazy="joined")
+
+    @property
+    def sdgs(self) -> list[int]:
+        return [link.sdg for link in self.sdg_links]
+
+    @property
+    def progress_percent(self) -> int:
+        return min(100, self.raised_amount * 100 // self.target_amount) if self.target_amount else 0
+
+
+class CampaignSdg(db.Model):
+    """One UN Sustainable Development Goal (1–17) a campaign contributes to."""
+
+    __tablename__ = "campaign_sdgs"
+    __table_args__ = (CheckConstraint("sdg BETWEEN 1 AND 17", name="sdg_range"),)
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    sdg: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)

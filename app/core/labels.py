@@ -1,0 +1,27 @@
+"""Human labels for stored enum values, translated at render time."""
+
+from flask_babel import lazy_gettext as _l
+
+LABELS = {
+    "draft": _l("Draft"),
+    "submitted": _l("In review"),
+    "approved": _l("Opening soon"),
+    "live": _l("Live"),
+    "successful": _l("Funded"),
+    "failed": _l("Not funded"),
+    "cancelled": _l("Cancelled"),
+    "repaying": _l("Repaying"),
+    "completed": _l("Completed"),
+    "defaulted": _l("Defaulted"),
+    "loan": _l("Loan"),
+    "donation": _l("Donation"),
+    "annuity": _l("annuity (equal monthly instalments)"),
+    "bullet": _l("bullet (principal repaid at the end)"),
+}
+
+
+def label(value: str | None) -> str:
+    """The translated label of an enum value, or the value itself if it has none."""
+    if value is None:
+        return ""
+    return str(LABELS.get(value, value))

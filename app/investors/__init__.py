@@ -1,0 +1,1 @@
+"""Investors: citizens and funds, their profiles, classification and limits."""

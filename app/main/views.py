@@ -1,0 +1,33 @@
+"""The home page, the language switch and a health check for load balancers."""
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from sqlalchemy import text
+
+from app.campaigns import services as campaigns
+from app.extensions import db
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+def index():
+    featured = campaigns.featured(limit=12)
+    return render_template("main/index.html", campaigns=featured)
+
+
+@bp.post("/language")
+def set_language():
+    """Remember the chosen language in the session and go back where the visitor was."""
+    lang = request.form.get("lang", "")
+    if lang in current_app.config["LANGUAGES"]:
+        session["lang"] = lang
+    target = request.form.get("next") or url_for("main.index")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("main.index")
+    return redirect(target)
+
+
+@bp.get("/healthz")
+def health():
+    db.session.execute(text("SELECT 1"))
+    return {"status": "ok"}

@@ -1,0 +1,7 @@
+"""Every domain's tables, imported in one place so metadata is complete for Alembic."""
+
+from app.accounts.models import User, UserRole
+from app.campaigns.models import Campaign, CampaignSdg
+from app.core.audit import AuditEntry
+
+__all__ = ["AuditEntry", "Campaign", "CampaignSdg", "User", "UserRole"]

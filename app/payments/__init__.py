@@ -1,0 +1,1 @@
+"""Payments: pledges, the gateways, the double-entry ledger."""

@@ -1,0 +1,93 @@
+"""Configuration classes, chosen by name in ``create_app``.
+
+Every value comes from the environment with a safe development default, except the
+production secrets, which have none so that a misconfigured deploy fails at start.
+"""
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_url(value: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs written without a driver (as hosts give them)."""
+    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", value)
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")  # Production refuses this default
+    SQLALCHEMY_DATABASE_URI = database_url(
+        os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'greenround.sqlite'}")
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "sandbox")
+    STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY")
+    STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY")
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET")
+    STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE")
+    SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", False)
+    PLATFORM_JURISDICTION = os.environ.get("PLATFORM_JURISDICTION", "EU")
+    PLATFORM_FEE_BPS = int(os.environ.get("PLATFORM_FEE_BPS", "300"))
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "1025"))
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_ATTEMPTS_PER_MINUTE = 5
+    API_TOKEN_TTL = timedelta(hours=24)
+    LANGUAGES = ("en", "ru")
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = timedelta(days=14)
+    REMEMBER_COOKIE_DURATION = timedelta(days=14)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+
+
+class DevelopmentConfig(Config):
+    SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "testing-secret"  # noqa: S105  (tests only)
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("TEST_DATABASE_URL", "sqlite://"))
+    SCHEDULER_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
+    PAYMENT_GATEWAY = "sandbox"
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    REQUIRED = ("SECRET_KEY", "DATABASE_URL")
+
+    def __init__(self) -> None:
+        missing = [name for name in self.REQUIRED if not os.environ.get(name)]
+        if missing:
+            raise RuntimeError(
+                "Production configuration refuses to start: set "
+                + ", ".join(missing)
+                + " in the environment."
+            )
+        self.SECRET_KEY = os.environ["SECRET_KEY"]
+        self.SQLALCHEMY_DATABASE_URI = database_url(os.environ["DATABASE_URL"])
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
