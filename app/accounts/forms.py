@@ -29,7 +29,10 @@ class RegistrationForm(FlaskForm):
     )
     role = SelectField(
         _l("I want to"),
-        choices=[SelectChoice("investor", _l("invest in projects")), SelectChoice("owner", _l("raise funds for a project"))],
+        choices=[
+            SelectChoice("investor", _l("invest in projects")),
+            SelectChoice("owner", _l("raise funds for a project")),
+        ],
     )
     country = SelectField(_l("Country"), choices=COUNTRIES)
 
