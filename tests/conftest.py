@@ -84,7 +84,7 @@ def app(database_url: str) -> Iterator[Flask]:
     app = create_app({"SQLALCHEMY_DATABASE_URI": create_app_url(database_url)})
     app.test_client_class = IsolatedClient
     with app.app_context():
-        upgrade()
+        upgrade(revision="heads")
         yield app
         db.engine.dispose()
 

@@ -35,4 +35,5 @@ def json_body() -> dict:
     return body
 
 
-from app.api import accounts, openapi  # noqa: E402,F401  (routes register on bp)
+# Route modules register on bp when imported; add a domain's module here.
+from app.api import accounts, openapi  # noqa: E402,F401

@@ -4,13 +4,20 @@ from flask import current_app, g, request, url_for
 
 from app.accounts import services
 from app.accounts.limits import mark_failed_login, per_account, per_address
-from app.accounts.schemas import MeSchema, TokenSchema, UserSchema
+from app.accounts.schemas import CredentialsSchema, MeSchema, RegistrationSchema, TokenSchema, UserSchema
 from app.api import bp, json_body
+from app.api.openapi import document
 from app.core.audit import audit
 from app.core.clock import now
 from app.core.permissions import requires
 from app.core.problems import problem
 from app.extensions import db
+
+document("/users", "post", "Register an investor or project owner", request=RegistrationSchema, status=201,
+         response=UserSchema, auth=False)
+document("/tokens", "post", "Exchange credentials for a bearer token", request=CredentialsSchema, status=201,
+         response=TokenSchema, auth=False)
+document("/me", "get", "The signed-in user, roles, investor profile and classification", response=MeSchema)
 
 
 @bp.post("/users")

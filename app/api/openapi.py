@@ -4,7 +4,6 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app
 
-from app.accounts.schemas import CredentialsSchema, MeSchema, RegistrationSchema, TokenSchema, UserSchema
 from app.api import bp
 
 PROBLEM = {
@@ -18,12 +17,22 @@ PROBLEM = {
     },
 }
 
-#: (path, method, summary, request schema, response status, response schema, auth)
-OPERATIONS: list[tuple[str, str, str, type | None, int, type | None, bool]] = [
-    ("/users", "post", "Register an investor or project owner", RegistrationSchema, 201, UserSchema, False),
-    ("/tokens", "post", "Exchange credentials for a bearer token", CredentialsSchema, 201, TokenSchema, False),
-    ("/me", "get", "The signed-in user, roles, profile and classification", None, 200, MeSchema, True),
-]
+#: Every documented operation: (path, method, summary, request schema, status, response schema, auth).
+OPERATIONS: list[tuple[str, str, str, type | None, int, type | None, bool]] = []
+
+
+def document(
+    path: str,
+    method: str,
+    summary: str,
+    *,
+    request: type | None = None,
+    status: int = 200,
+    response: type | None = None,
+    auth: bool = True,
+) -> None:
+    """Add an operation to openapi.json; each api module documents its own routes."""
+    OPERATIONS.append((path, method, summary, request, status, response, auth))
 
 
 def build_spec() -> dict:
