@@ -45,6 +45,13 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_ATTEMPTS_PER_MINUTE = 5
     API_TOKEN_TTL = timedelta(hours=24)
+    #: Per-owner offer cap over 12 months, by campaign currency (minor units): EU
+    #: Regulation 2020/1503 Art. 1(2)(c) EUR 5,000,000; 259-FZ Art. 6 RUB 1 billion.
+    OFFER_CAPS = {"EUR": 5_000_000_00, "RUB": 1_000_000_000_00}
+    #: Uploaded documents live here, under random names, served only by a checking view.
+    DOCUMENTS_DIR = os.environ.get("DOCUMENTS_DIR", str(INSTANCE_DIR / "documents"))
+    #: A little over the 10 MB document limit, so the service can say what was wrong.
+    MAX_CONTENT_LENGTH = 12 * 1024 * 1024
     LANGUAGES = ("en", "ru")
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_DEFAULT_TIMEZONE = "UTC"

@@ -1,7 +1,16 @@
 """Every domain's tables, imported in one place so metadata is complete for Alembic."""
 
 from app.accounts.models import User, UserRole
-from app.campaigns.models import Campaign, CampaignSdg
+from app.campaigns.models import Campaign, CampaignDocument, CampaignSdg, CampaignUpdate, KiisVersion
 from app.core.audit import AuditEntry
 
-__all__ = ["AuditEntry", "Campaign", "CampaignSdg", "User", "UserRole"]
+__all__ = [
+    "AuditEntry",
+    "Campaign",
+    "CampaignDocument",
+    "CampaignSdg",
+    "CampaignUpdate",
+    "KiisVersion",
+    "User",
+    "UserRole",
+]

@@ -3,7 +3,18 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.types import UTCDateTime
@@ -101,6 +112,10 @@ class Campaign(db.Model):
     co2_tonnes_per_year: Mapped[float] = mapped_column(Float, default=0.0)
     energy_mwh_per_year: Mapped[float] = mapped_column(Float, default=0.0)
     rejection_reason: Mapped[str | None] = mapped_column(Text)
+    #: The KIIS version investors are shown now; a new one is frozen when terms change.
+    current_kiis_version: Mapped[int | None] = mapped_column(Integer)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -126,3 +141,51 @@ class CampaignSdg(db.Model):
 
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
     sdg: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+
+
+class CampaignDocument(db.Model):
+    """An uploaded PDF (energy audit, permits). Stored under the instance folder by a
+    random name; served only through a view that checks who may see the campaign."""
+
+    __tablename__ = "campaign_documents"
+    __table_args__ = (CheckConstraint("size_bytes > 0", name="size_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(140))
+    original_filename: Mapped[str] = mapped_column(String(255))
+    storage_name: Mapped[str] = mapped_column(String(64), unique=True)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CampaignUpdate(db.Model):
+    """A post by the owner: progress, measured savings, news."""
+
+    __tablename__ = "campaign_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(140))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KiisVersion(db.Model):
+    """A frozen Key Investment Information Sheet. Never updated: a change of terms
+    freezes a new version, and every pledge records the version it was made on."""
+
+    __tablename__ = "kiis_versions"
+    __table_args__ = (UniqueConstraint("campaign_id", "version", name="campaign_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content: Mapped[dict] = mapped_column(JSON)
+    #: The exact bytes hashed and served, so the hash never depends on re-serialising.
+    json_bytes: Mapped[bytes] = mapped_column(LargeBinary)
+    json_sha256: Mapped[str] = mapped_column(String(64))
+    pdf_bytes: Mapped[bytes] = mapped_column(LargeBinary)
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

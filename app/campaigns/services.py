@@ -1,13 +1,377 @@
-"""Campaign reads and state changes. The one place that changes a campaign."""
+"""Campaign rules: drafting, review, the lifecycle, KIIS versions, documents, browsing.
 
+The one place that changes a campaign. Functions take the acting user and ``now``,
+flush but never commit; views, API routes and jobs commit.
+"""
+
+import hashlib
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, case, select
+from marshmallow import ValidationError
+from sqlalchemy import Select, case, func, or_, select
 
-from app.campaigns.models import PUBLIC_STATUSES, Campaign, CampaignStatus
+from app.campaigns.kiis import build_content, render_pdf, sha256, to_json_bytes
+from app.campaigns.lifecycle import Event, next_status
+from app.campaigns.models import (
+    PUBLIC_STATUSES,
+    Campaign,
+    CampaignDocument,
+    CampaignSdg,
+    CampaignStatus,
+    CampaignUpdate,
+    KiisVersion,
+)
+from app.campaigns.schemas import (
+    ApproveSchema,
+    CampaignFilterSchema,
+    CampaignInputSchema,
+    RejectSchema,
+    UpdateSchema,
+    check_consistency,
+)
+from app.core.audit import audit
+from app.core.errors import NotAllowed, NotFound, StateConflict, ValidationFailed
+from app.core.permissions import Permission, Role, can
 from app.extensions import db
 
-#: Live rounds first, then those opening soon, then the finished ones.
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+#: Statuses whose amounts count toward the owner's 12-month offer cap.
+_CAP_STATUSES = (
+    CampaignStatus.SUBMITTED,
+    CampaignStatus.APPROVED,
+    CampaignStatus.LIVE,
+    CampaignStatus.SUCCESSFUL,
+    CampaignStatus.REPAYING,
+    CampaignStatus.COMPLETED,
+    CampaignStatus.DEFAULTED,
+)
+_RAISED_STATUSES = (CampaignStatus.SUCCESSFUL, CampaignStatus.REPAYING, CampaignStatus.COMPLETED,
+                    CampaignStatus.DEFAULTED)
+
+
+def _field_errors(exc: ValidationError) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), sub)
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            out.setdefault(prefix or "_schema", []).extend(value)
+        elif isinstance(value, list):
+            for item in value:
+                walk(prefix, item)
+        else:
+            out.setdefault(prefix or "_schema", []).append(str(value))
+
+    walk("", exc.messages)
+    return out
+
+
+def load(schema: Any, data: Any, detail: str = "The campaign is invalid.") -> dict:
+    """Load input with a schema, turning marshmallow errors into a 422 ValidationFailed."""
+    if not isinstance(data, dict):
+        raise ValidationFailed(detail, {"_schema": ["Expected an object."]})
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise ValidationFailed(detail, _field_errors(exc)) from exc
+
+
+def _apply(campaign: Campaign, clean: dict) -> None:
+    instrument = clean.pop("instrument")
+    impact = clean.pop("impact")
+    sdgs = clean.pop("sdgs")
+    for key, value in clean.items():
+        setattr(campaign, key, value)
+    campaign.instrument_type = instrument["type"]
+    campaign.interest_rate_bps = instrument.get("interest_rate_bps")
+    campaign.term_months = instrument.get("term_months")
+    campaign.repayment = instrument.get("repayment")
+    campaign.co2_tonnes_per_year = impact["co2_tonnes_per_year"]
+    campaign.energy_mwh_per_year = impact["energy_mwh_per_year"]
+    campaign.sdg_links = [CampaignSdg(sdg=s) for s in sorted(sdgs)]
+
+
+def as_input(campaign: Campaign) -> dict:
+    """The campaign in the API's input shape (used to merge a PATCH and to fill forms)."""
+    return {
+        "title": campaign.title,
+        "summary": campaign.summary,
+        "description": campaign.description,
+        "category": campaign.category,
+        "sdgs": campaign.sdgs,
+        "country": campaign.country,
+        "location": campaign.location,
+        "currency": campaign.currency,
+        "instrument": {
+            "type": campaign.instrument_type,
+            "interest_rate_bps": campaign.interest_rate_bps,
+            "term_months": campaign.term_months,
+            "repayment": campaign.repayment,
+        },
+        "target_amount": campaign.target_amount,
+        "max_amount": campaign.max_amount,
+        "min_pledge": campaign.min_pledge,
+        "opens_at": campaign.opens_at.isoformat() if campaign.opens_at else None,
+        "closes_at": campaign.closes_at.isoformat(),
+        "impact": {
+            "co2_tonnes_per_year": campaign.co2_tonnes_per_year,
+            "energy_mwh_per_year": campaign.energy_mwh_per_year,
+        },
+    }
+
+
+def _require_owner(campaign: Campaign, actor: Any) -> None:
+    if actor is None or campaign.owner_id != actor.id:
+        raise NotFound("No such campaign.")
+
+
+def create_draft(owner: Any, data: Any, *, now: datetime) -> Campaign:
+    """A new draft from raw input (API JSON or a converted form)."""
+    if not can(owner, Permission.CREATE_CAMPAIGN):
+        raise NotAllowed("Only project owners can create campaigns.")
+    clean = load(CampaignInputSchema(), data)
+    campaign = Campaign(owner_id=owner.id, status=CampaignStatus.DRAFT, raised_amount=0, backers_count=0,
+                        created_at=now, updated_at=now)
+    _apply(campaign, clean)
+    db.session.add(campaign)
+    db.session.flush()
+    audit("campaign.created", actor=owner, subject=campaign, at=now)
+    return campaign
+
+
+def update_draft(campaign: Campaign, actor: Any, changes: Any, *, now: datetime) -> Campaign:
+    """Apply a (partial) change to a draft; the merged draft must pass every rule again."""
+    _require_owner(campaign, actor)
+    if campaign.status != CampaignStatus.DRAFT:
+        raise StateConflict(
+            f"Only drafts can be edited; this campaign is {campaign.status}.",
+            {"status": ["Terms of a submitted or live campaign cannot be changed here."]},
+        )
+    if not isinstance(changes, dict):
+        raise ValidationFailed("The change is invalid.", {"_schema": ["Expected an object."]})
+    merged = as_input(campaign)
+    for key, value in changes.items():
+        if key in ("instrument", "impact") and isinstance(value, dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    clean = load(CampaignInputSchema(), merged)
+    _apply(campaign, clean)
+    campaign.updated_at = now
+    db.session.flush()
+    audit("campaign.edited", actor=actor, subject=campaign, details={"fields": sorted(changes)}, at=now)
+    return campaign
+
+
+def _transition(campaign: Campaign, event: Event, actor: Any, now: datetime, **details: Any) -> None:
+    before = campaign.status
+    campaign.status = next_status(campaign.status, event)
+    campaign.updated_at = now
+    audit(f"campaign.{event.value}", actor=actor, subject=campaign,
+          details={"from": before, "to": campaign.status, **details}, at=now)
+
+
+def offer_cap_usage(campaign: Campaign, *, caps: dict[str, int]) -> tuple[int, int]:
+    """(amount counted including this campaign, cap) for the owner's 12-month window."""
+    window = timedelta(days=365)
+    amount = case(
+        (Campaign.status.in_([s.value for s in _RAISED_STATUSES]), Campaign.raised_amount),
+        else_=Campaign.max_amount,
+    )
+    others = db.session.scalar(
+        select(func.coalesce(func.sum(amount), 0)).where(
+            Campaign.owner_id == campaign.owner_id,
+            Campaign.id != campaign.id,
+            Campaign.currency == campaign.currency,
+            Campaign.status.in_([s.value for s in _CAP_STATUSES]),
+            Campaign.closes_at > campaign.closes_at - window,
+            Campaign.closes_at < campaign.closes_at + window,
+        )
+    )
+    return int(others) + campaign.max_amount, caps[campaign.currency]
+
+
+def submit(campaign: Campaign, actor: Any, *, now: datetime, caps: dict[str, int]) -> Campaign:
+    """Send a draft to the operator, refusing it if it would break the offer cap."""
+    from app.core.money import format_money
+
+    _require_owner(campaign, actor)
+    next_status(campaign.status, Event.SUBMIT)  # refuse illegal moves before anything else
+    check = load(CampaignInputSchema(), as_input(campaign))
+    if check["closes_at"] <= now:
+        raise ValidationFailed("The round would already be closed.", {"closes_at": ["Must be in the future."]})
+    used, cap = offer_cap_usage(campaign, caps=caps)
+    if used > cap:
+        raise ValidationFailed(
+            "This campaign would take the owner over the offer cap.",
+            {"max_amount": [
+                f"Across your campaigns in 12 months you may raise at most {format_money(cap, campaign.currency)}; "
+                f"with this one it would be {format_money(used, campaign.currency)}. Lower the maximum amount."
+            ]},
+        )
+    campaign.rejection_reason = None
+    campaign.submitted_at = now
+    _transition(campaign, Event.SUBMIT, actor, now)
+    return campaign
+
+
+def approve(campaign: Campaign, actor: Any, data: Any, *, now: datetime, fee_bps: int) -> Campaign:
+    """Accept a submission with a risk class; freezes KIIS version 1 and opens the round
+    now or at ``opens_at``."""
+    if not can(actor, Permission.REVIEW_CAMPAIGNS):
+        raise NotAllowed("Only the platform operator reviews campaigns.")
+    clean = load(ApproveSchema(), data, "The approval is invalid.")
+    next_status(campaign.status, Event.APPROVE)
+    opens_at = clean["opens_at"] or campaign.opens_at or now
+    if opens_at < now - timedelta(minutes=5):
+        opens_at = now
+    try:
+        check_consistency({"opens_at": opens_at, "closes_at": campaign.closes_at})
+    except ValidationError as exc:
+        raise ValidationFailed("The round dates do not work with this opening time.",
+                               {"opens_at": _field_errors(exc).get("closes_at", ["Invalid."])}) from exc
+    campaign.risk_class = clean["risk_class"]
+    campaign.opens_at = opens_at
+    campaign.approved_at = now
+    _transition(campaign, Event.APPROVE, actor, now, risk_class=campaign.risk_class)
+    freeze_kiis(campaign, now=now, fee_bps=fee_bps)
+    if opens_at <= now:
+        _transition(campaign, Event.OPEN, actor, now)
+    return campaign
+
+
+def reject(campaign: Campaign, actor: Any, data: Any, *, now: datetime) -> Campaign:
+    """Send a submission back to draft with the operator's reason, which the owner sees."""
+    if not can(actor, Permission.REVIEW_CAMPAIGNS):
+        raise NotAllowed("Only the platform operator reviews campaigns.")
+    clean = load(RejectSchema(), data, "The rejection is invalid.")
+    _transition(campaign, Event.REJECT, actor, now, reason=clean["reason"])
+    campaign.rejection_reason = clean["reason"]
+    return campaign
+
+
+def cancel(campaign: Campaign, actor: Any, *, now: datetime, reason: str = "") -> Campaign:
+    """Cancel an approved or live round; the refund sweep then refunds every paid pledge."""
+    if not can(actor, Permission.REVIEW_CAMPAIGNS):
+        raise NotAllowed("Only the platform operator cancels campaigns.")
+    _transition(campaign, Event.CANCEL, actor, now, reason=reason)
+    return campaign
+
+
+def open_due(now: datetime) -> int:
+    """Open approved rounds whose opening time has come (a scheduled sweep). Returns how many."""
+    due = db.session.scalars(
+        select(Campaign).where(Campaign.status == CampaignStatus.APPROVED, Campaign.opens_at <= now)
+    ).all()
+    for campaign in due:
+        _transition(campaign, Event.OPEN, None, now)
+    return len(due)
+
+
+def freeze_kiis(campaign: Campaign, *, now: datetime, fee_bps: int) -> KiisVersion:
+    """Freeze the next KIIS version: JSON and PDF, each with its SHA-256."""
+    from app.accounts.models import User
+
+    version = (db.session.scalar(
+        select(func.max(KiisVersion.version)).where(KiisVersion.campaign_id == campaign.id)) or 0) + 1
+    owner = db.session.get(User, campaign.owner_id)
+    content = build_content(campaign, owner, version=version, now=now, fee_bps=fee_bps)
+    json_bytes = to_json_bytes(content)
+    pdf_bytes = render_pdf(content)
+    kiis = KiisVersion(campaign_id=campaign.id, version=version, content=content, json_bytes=json_bytes,
+                       json_sha256=sha256(json_bytes), pdf_bytes=pdf_bytes, pdf_sha256=sha256(pdf_bytes),
+                       created_at=now)
+    db.session.add(kiis)
+    campaign.current_kiis_version = version
+    db.session.flush()
+    audit("campaign.kiis_frozen", subject=campaign, details={"version": version, "pdf_sha256": kiis.pdf_sha256},
+          at=now)
+    return kiis
+
+
+def kiis_versions(campaign: Campaign) -> list[KiisVersion]:
+    return list(db.session.scalars(
+        select(KiisVersion).where(KiisVersion.campaign_id == campaign.id).order_by(KiisVersion.version)))
+
+
+def kiis_version(campaign: Campaign, version: int) -> KiisVersion:
+    kiis = db.session.scalar(
+        select(KiisVersion).where(KiisVersion.campaign_id == campaign.id, KiisVersion.version == version))
+    if kiis is None:
+        raise NotFound("No such KIIS version.")
+    return kiis
+
+
+def post_update(campaign: Campaign, actor: Any, data: Any, *, now: datetime) -> CampaignUpdate:
+    _require_owner(campaign, actor)
+    clean = load(UpdateSchema(), data, "The update is invalid.")
+    update = CampaignUpdate(campaign_id=campaign.id, title=clean["title"], body=clean["body"], created_at=now)
+    db.session.add(update)
+    db.session.flush()
+    audit("campaign.update_posted", actor=actor, subject=campaign, details={"update_id": update.id}, at=now)
+    return update
+
+
+def updates(campaign: Campaign) -> list[CampaignUpdate]:
+    return list(db.session.scalars(
+        select(CampaignUpdate).where(CampaignUpdate.campaign_id == campaign.id)
+        .order_by(CampaignUpdate.created_at.desc(), CampaignUpdate.id.desc())))
+
+
+def add_document(campaign: Campaign, actor: Any, *, title: str, filename: str, data: bytes, storage: Path,
+                 now: datetime) -> CampaignDocument:
+    """Store an uploaded PDF under a random name after checking that it really is one."""
+    _require_owner(campaign, actor)
+    errors: dict[str, list[str]] = {}
+    if not title or not 3 <= len(title.strip()) <= 140:
+        errors["title"] = ["Give the document a title of 3 to 140 characters."]
+    if not data:
+        errors["file"] = ["Choose a PDF file to upload."]
+    elif len(data) > MAX_DOCUMENT_BYTES:
+        errors["file"] = ["The file is larger than 10 MB."]
+    elif not data.startswith(b"%PDF-") or b"%%EOF" not in data[-2048:]:
+        errors["file"] = ["This file is not a PDF document."]
+    if errors:
+        raise ValidationFailed("The document was not accepted.", errors)
+    storage.mkdir(parents=True, exist_ok=True)
+    name = f"{uuid.uuid4().hex}.pdf"
+    (storage / name).write_bytes(data)
+    document = CampaignDocument(campaign_id=campaign.id, title=title.strip(), original_filename=filename[:255],
+                                storage_name=name, size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                                uploaded_at=now)
+    db.session.add(document)
+    db.session.flush()
+    audit("campaign.document_added", actor=actor, subject=campaign, details={"document_id": document.id}, at=now)
+    return document
+
+
+def documents(campaign: Campaign) -> list[CampaignDocument]:
+    return list(db.session.scalars(
+        select(CampaignDocument).where(CampaignDocument.campaign_id == campaign.id).order_by(CampaignDocument.id)))
+
+
+def can_view(campaign: Campaign, actor: Any) -> bool:
+    """Public states for everyone; drafts and submissions for their owner and the operator."""
+    if campaign.status in PUBLIC_STATUSES:
+        return True
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return False
+    return campaign.owner_id == actor.id or Role.OPERATOR.value in actor.role_names
+
+
+def get_visible(campaign_id: int, actor: Any) -> Campaign:
+    """The campaign if ``actor`` may see it, else NotFound (never a hint that it exists)."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or not can_view(campaign, actor):
+        raise NotFound("No such campaign.")
+    return campaign
+
+
 _STATUS_ORDER = case(
     (Campaign.status == CampaignStatus.LIVE, 0),
     (Campaign.status == CampaignStatus.APPROVED, 1),
@@ -28,8 +392,41 @@ def featured(limit: int = 12) -> list[Campaign]:
     return list(db.session.scalars(public_query().limit(limit)))
 
 
-def get_public(campaign_id: int) -> Campaign | None:
-    campaign = db.session.get(Campaign, campaign_id)
-    if campaign is None or campaign.status not in PUBLIC_STATUSES:
-        return None
-    return campaign
+def parse_filters(args: Any) -> dict:
+    """Browse filters from query arguments (blank values mean "any")."""
+    cleaned = {k: v for k, v in dict(args).items() if v not in ("", None)}
+    return load(CampaignFilterSchema(), cleaned, "The filters are invalid.")
+
+
+def browse_query(filters: dict) -> Select[Any]:
+    """Public campaigns matching the filters, in the chosen order."""
+    query = select(Campaign).where(Campaign.status.in_([s.value for s in PUBLIC_STATUSES]))
+    if filters.get("status"):
+        query = query.where(Campaign.status == filters["status"])
+    if filters.get("category"):
+        query = query.where(Campaign.category == filters["category"])
+    if filters.get("country"):
+        query = query.where(Campaign.country == filters["country"].upper())
+    if filters.get("sdg"):
+        query = query.where(Campaign.id.in_(select(CampaignSdg.campaign_id).where(CampaignSdg.sdg == filters["sdg"])))
+    if filters.get("q"):
+        needle = f"%{filters['q'].lower()}%"
+        query = query.where(or_(func.lower(Campaign.title).like(needle), func.lower(Campaign.summary).like(needle)))
+    sort = filters.get("sort", "closing")
+    if sort == "newest":
+        query = query.order_by(func.coalesce(Campaign.approved_at, Campaign.created_at).desc(), Campaign.id.desc())
+    elif sort == "funded":
+        query = query.order_by((Campaign.raised_amount * 10_000 / Campaign.target_amount).desc(), Campaign.id)
+    else:
+        query = query.order_by(_STATUS_ORDER, Campaign.closes_at, Campaign.id)
+    return query
+
+
+def owned_by(owner: Any) -> list[Campaign]:
+    return list(db.session.scalars(
+        select(Campaign).where(Campaign.owner_id == owner.id).order_by(Campaign.updated_at.desc(), Campaign.id.desc())))
+
+
+def review_queue() -> list[Campaign]:
+    return list(db.session.scalars(
+        select(Campaign).where(Campaign.status == CampaignStatus.SUBMITTED).order_by(Campaign.submitted_at)))

@@ -1,0 +1,54 @@
+"""The campaign lifecycle: one table of allowed transitions, nothing else decides.
+
+``draft → submitted → approved → live → successful | failed | cancelled``, later
+``successful → repaying → completed | defaulted``. Rejection sends a submission back
+to draft; cancellation refunds every pledge (the jobs do the refunding).
+"""
+
+from enum import StrEnum
+
+from app.campaigns.models import CampaignStatus as S
+from app.core.errors import StateConflict
+
+
+class Event(StrEnum):
+    SUBMIT = "submit"
+    REJECT = "reject"
+    APPROVE = "approve"
+    OPEN = "open"
+    SUCCEED = "succeed"
+    FAIL = "fail"
+    CANCEL = "cancel"
+    START_REPAYING = "start_repaying"
+    COMPLETE = "complete"
+    DEFAULT = "default"
+
+
+TRANSITIONS: dict[tuple[S, Event], S] = {
+    (S.DRAFT, Event.SUBMIT): S.SUBMITTED,
+    (S.SUBMITTED, Event.REJECT): S.DRAFT,
+    (S.SUBMITTED, Event.APPROVE): S.APPROVED,
+    (S.APPROVED, Event.OPEN): S.LIVE,
+    (S.APPROVED, Event.CANCEL): S.CANCELLED,
+    (S.LIVE, Event.SUCCEED): S.SUCCESSFUL,
+    (S.LIVE, Event.FAIL): S.FAILED,
+    (S.LIVE, Event.CANCEL): S.CANCELLED,
+    (S.SUCCESSFUL, Event.START_REPAYING): S.REPAYING,
+    (S.REPAYING, Event.COMPLETE): S.COMPLETED,
+    (S.REPAYING, Event.DEFAULT): S.DEFAULTED,
+}
+
+
+class IllegalTransition(StateConflict):
+    title = "Illegal state transition"
+
+
+def next_status(current: str, event: Event) -> S:
+    """The status after ``event``, or IllegalTransition (a 409) if the table forbids it."""
+    try:
+        return TRANSITIONS[(S(current), event)]
+    except KeyError:
+        raise IllegalTransition(
+            f"A campaign that is {current} cannot {event.value.replace('_', ' ')}.",
+            {"status": [f"not allowed from {current}"]},
+        ) from None
