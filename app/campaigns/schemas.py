@@ -1,6 +1,7 @@
 """The rules for campaign input — the API loads with these schemas, and the HTML
 forms are converted to the same shape and loaded with them too."""
 
+import re
 from datetime import timedelta
 
 import pycountry
@@ -18,7 +19,7 @@ MAX_AMOUNT = 10**13
 
 
 def real_country(value: str) -> None:
-    if not isinstance(value, str) or len(value) != 2 or pycountry.countries.get(alpha_2=value) is None:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Z]{2}", value) or not pycountry.countries.get(alpha_2=value):
         raise ValidationError("Not a real ISO 3166 country code (two letters, e.g. EE).")
 
 

@@ -58,7 +58,9 @@ def _field_errors(exc: ValidationError) -> dict[str, list[str]]:
     def walk(prefix: str, value: Any) -> None:
         if isinstance(value, dict):
             for key, sub in value.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), sub)
+                # A list item's error belongs to the list field ("sdgs", not "sdgs.0").
+                name = prefix if isinstance(key, int) else (f"{prefix}.{key}" if prefix else str(key))
+                walk(name, sub)
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             out.setdefault(prefix or "_schema", []).extend(value)
         elif isinstance(value, list):

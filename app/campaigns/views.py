@@ -10,7 +10,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -212,8 +211,10 @@ def download_document(campaign_id: int, document_id: int):
     if document is None:
         raise NotFound("No such document.")
     path = Path(current_app.config["DOCUMENTS_DIR"]) / document.storage_name
-    return send_file(path, mimetype="application/pdf", as_attachment=False,
-                     download_name=document.original_filename)
+    response = Response(path.read_bytes(), mimetype="application/pdf")  # at most 10 MB
+    response.headers["Content-Disposition"] = f'inline; filename="document-{document.id}.pdf"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.get("/<int:campaign_id>/kiis/<int:version>.<fmt>")
