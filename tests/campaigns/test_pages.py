@@ -228,7 +228,7 @@ def test_browse_filters_and_sorts(client):
 def _count_queries(app, fn) -> int:
     statements: list[str] = []
 
-    def record(conn, cursor, statement, *args):  # noqa: ANN001
+    def record(conn, cursor, statement, *args):
         statements.append(statement)
 
     engine = db.engines[None].engine
