@@ -5,7 +5,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from app.core.clock import now
-from app.core.errors import ValidationFailed
+from app.core.errors import DomainError
 from app.core.permissions import Role
 from app.extensions import db
 
@@ -26,13 +26,18 @@ demo = AppGroup("demo", help="Demo data for trying GreenRound out.")
     type=click.Choice([r.value for r in Role]),
     help="Role to grant; repeat for several.",
 )
-def create_user_command(email: str, password: str, name: str | None, country: str, roles: tuple[str, ...]) -> None:
+@click.option("--fund", default=None, help="Fund a fund_manager acts for; created if new.")
+def create_user_command(email: str, password: str, name: str | None, country: str, roles: tuple[str, ...],
+                        fund: str | None) -> None:
     """Create a user with any roles (operators, regulators and fund managers are made here)."""
     from app.accounts.schemas import MIN_PASSWORD_LENGTH
     from app.accounts.services import create_user
+    from app.investors import services as investors
 
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.BadParameter(f"use at least {MIN_PASSWORD_LENGTH} characters", param_hint="--password")
+    if fund is not None and Role.FUND_MANAGER.value not in roles:
+        raise click.BadParameter("only a fund_manager acts for a fund; add --role fund_manager", param_hint="--fund")
     try:
         user = create_user(
             email=email,
@@ -42,12 +47,18 @@ def create_user_command(email: str, password: str, name: str | None, country: st
             roles=[Role(r) for r in roles],
             now=now(),
         )
-    except ValidationFailed as exc:
+        attached = None
+        if fund is not None:
+            attached = investors.attach_fund_manager(user, fund, country=country.upper(),
+                                                     currency=investors.current_jurisdiction().currency, now=now())
+    except DomainError as exc:
         db.session.rollback()
         messages = "; ".join(m for msgs in exc.errors.values() for m in msgs) or exc.detail
         raise click.ClickException(messages) from exc
     db.session.commit()
     click.echo(f"Created user {user.id} <{user.email}> with roles: {', '.join(sorted(user.role_names))}")
+    if attached is not None:
+        click.echo(f"Fund manager of {attached.name} (fund {attached.id})")
 
 
 @demo.command("seed")

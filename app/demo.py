@@ -10,6 +10,7 @@ from app.accounts.services import create_user, find_by_email
 from app.campaigns.models import Campaign, CampaignSdg
 from app.core.permissions import Role
 from app.extensions import db
+from app.investors.demo import seed_investors
 
 DEMO_PASSWORD = "greenround-demo"
 
@@ -32,6 +33,7 @@ class SeedReport:
     accounts: list[tuple[str, str, str]] = field(default_factory=list)
     campaigns_created: int = 0
     campaigns_existing: int = 0
+    investor_steps: list[str] = field(default_factory=list)
 
 
 # (owner e-mail, title, summary, category, country, location, currency, rate bps, term,
@@ -108,4 +110,5 @@ def seed(now: datetime) -> SeedReport:
         db.session.add(campaign)
         report.campaigns_created += 1
     db.session.flush()
+    report.investor_steps = seed_investors(owners, now=now)
     return report

@@ -72,17 +72,24 @@ class UserSchema(Schema):
 
 
 class MeSchema(UserSchema):
-    """The signed-in user. The investor profile and classification arrive with the
-    investors domain; until a profile exists both are null."""
+    """The signed-in user, with the investor profile and classification (null until a
+    profile exists; a fund manager's classification is the fund's, "professional")."""
 
     investor_profile = fields.Method("_investor_profile", allow_none=True)
     classification = fields.Method("_classification", allow_none=True)
 
     def _investor_profile(self, user) -> dict | None:
-        return None
+        from app.core.clock import now
+        from app.investors import services
+        from app.investors.schemas import InvestorProfileSchema
+
+        profile = services.get_profile(user)
+        return InvestorProfileSchema().dump(services.profile_dict(profile, now())) if profile else None
 
     def _classification(self, user) -> str | None:
-        return None
+        from app.investors import services
+
+        return services.classification_of(user)
 
 
 ALL_ROLES = [r.value for r in Role]

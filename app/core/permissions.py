@@ -34,6 +34,8 @@ class Permission(StrEnum):
     READ_DISCLOSURES = "read_disclosures"
     RUN_JOBS = "run_jobs"
     VIEW_PORTFOLIO = "view_portfolio"
+    MANAGE_INVESTOR_PROFILE = "manage_investor_profile"
+    MANAGE_FUND = "manage_fund"
 
 
 GRANTS: dict[Permission, frozenset[Role]] = {
@@ -44,6 +46,8 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.READ_DISCLOSURES: frozenset({Role.REGULATOR, Role.OPERATOR}),
     Permission.RUN_JOBS: frozenset({Role.OPERATOR}),
     Permission.VIEW_PORTFOLIO: frozenset({Role.INVESTOR, Role.FUND_MANAGER}),
+    Permission.MANAGE_INVESTOR_PROFILE: frozenset({Role.INVESTOR}),
+    Permission.MANAGE_FUND: frozenset({Role.FUND_MANAGER}),
 }
 
 
