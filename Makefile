@@ -31,7 +31,7 @@ run: install translations
 	mkdir -p instance
 	$(FLASK) db upgrade
 	$(FLASK) demo seed
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(FLASK) serve --host 127.0.0.1 --port 5000
 
 ## make test: ruff, then the whole pytest suite (PostgreSQL too when TEST_DATABASE_URL is set)
 test: dev translations

@@ -36,11 +36,28 @@ class Config:
     STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY")
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET")
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE")
+    #: Pinned, so a Stripe account upgrade never changes the shape of what we receive;
+    #: move it deliberately (with the SDK) and re-run the stripe tests.
+    STRIPE_API_VERSION = "2026-10-28.endive"
+    #: Retries of connection errors and 409/5xx answers; safe because every call has an idempotency key.
+    STRIPE_MAX_NETWORK_RETRIES = int(os.environ.get("STRIPE_MAX_NETWORK_RETRIES", "2"))
+    #: Below gunicorn's 30 s worker timeout, so a slow Stripe call fails instead of killing the worker.
+    STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "20"))
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", False)
+    SCHEDULER_INTERVAL_SECONDS = int(os.environ.get("SCHEDULER_INTERVAL_SECONDS", "30"))
+    #: An instalment unpaid this long after its due date makes the loan overdue; then defaulted.
+    LOAN_OVERDUE_AFTER = timedelta(days=int(os.environ.get("LOAN_OVERDUE_DAYS", "30")))
+    LOAN_DEFAULT_AFTER = timedelta(days=int(os.environ.get("LOAN_DEFAULT_DAYS", "90")))
     PLATFORM_JURISDICTION = os.environ.get("PLATFORM_JURISDICTION", "EU")
     PLATFORM_FEE_BPS = int(os.environ.get("PLATFORM_FEE_BPS", "300"))
+    #: A pledge left pending_payment (declined card, abandoned 3-D Secure) expires after this.
+    PLEDGE_PAYMENT_TIMEOUT = timedelta(minutes=int(os.environ.get("PLEDGE_PAYMENT_TIMEOUT_MINUTES", "30")))
+    #: Calendar days a retail investor may revoke a pledge, per jurisdiction (ECSP Art. 22: 4;
+    #: 259-FZ: none). Sophisticated/qualified investors and funds never have one.
+    REFLECTION_DAYS = {"EU": 4, "RU": 0}
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "1025"))
+    MAIL_FROM = os.environ.get("MAIL_FROM", "GreenRound <noreply@greenround.example>")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_ATTEMPTS_PER_MINUTE = 5

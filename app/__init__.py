@@ -101,12 +101,14 @@ def register_blueprints(app: Flask) -> None:
     from app.investors.views import bp as investors_bp
     from app.main.views import bp as main_bp
     from app.payments.views import bp as payments_bp
+    from app.payments.webhooks import bp as payments_webhooks_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(campaigns_bp, url_prefix="/campaigns")
     app.register_blueprint(investors_bp, url_prefix="/investors")
     app.register_blueprint(payments_bp, url_prefix="/payments")
+    app.register_blueprint(payments_webhooks_bp)
     app.register_blueprint(api_bp)
 
 

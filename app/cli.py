@@ -74,6 +74,26 @@ def seed_command() -> None:
     click.echo(f"Campaigns: {report.campaigns_created} created, {report.campaigns_existing} already there.")
 
 
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def serve_command(host: str, port: int) -> None:
+    """Development server; runs the sweeps in-process every 30 s when SCHEDULER_ENABLED."""
+    from flask import current_app
+
+    app = current_app._get_current_object()
+    if app.config["SCHEDULER_ENABLED"]:
+        from app.jobs.scheduler import build_scheduler
+
+        build_scheduler(app, blocking=False).start()
+        click.echo("In-process scheduler started (SCHEDULER_ENABLED=true).")
+    app.run(host=host, port=port, use_reloader=False, threaded=True)
+
+
 def register(app: Flask) -> None:
+    from app.jobs.cli import jobs
+
     app.cli.add_command(users)
     app.cli.add_command(demo)
+    app.cli.add_command(jobs)
+    app.cli.add_command(serve_command)

@@ -12,6 +12,10 @@ from app.investors.models import (
     KnowledgeQuestion,
     KnowledgeTestAttempt,
 )
+from app.loans.models import Instalment, InstalmentShare, Loan
+from app.notifications.models import OutboxMessage
+from app.payments.models import LedgerAccount, LedgerEntry, LedgerTransaction, Pledge
+from app.settlement.models import Payout, PayoutAccount
 
 __all__ = [
     "AuditEntry",
@@ -22,11 +26,21 @@ __all__ = [
     "ClassificationRequest",
     "Fund",
     "FundManager",
+    "Instalment",
+    "InstalmentShare",
     "InvestorProfile",
     "KiisVersion",
     "KnowledgeOption",
     "KnowledgeQuestion",
     "KnowledgeTestAttempt",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "Loan",
+    "OutboxMessage",
+    "Payout",
+    "PayoutAccount",
+    "Pledge",
     "User",
     "UserRole",
 ]

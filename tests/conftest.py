@@ -117,6 +117,41 @@ def _transaction(app: Flask) -> Iterator[None]:
         connection.close()
 
 
+class MailSink:
+    """Collects every message sent over SMTP, like a developer's local sink."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        self.messages.append(envelope.content)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture(scope="session")
+def mail_sink(app: Flask) -> Iterator[MailSink]:
+    """A local SMTP server for the whole run; the app sends its outbox there."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    sink = MailSink()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def _mail(mail_sink: MailSink) -> Iterator[MailSink]:
+    mail_sink.messages.clear()
+    yield mail_sink
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()

@@ -35,12 +35,21 @@ def document(
     OPERATIONS.append((path, method, summary, request, status, response, auth))
 
 
+def schema_name(schema: type | object) -> str:
+    """Component names carry their domain (``CampaignsImpact``, ``PortfoliosImpact``), so two
+    domains may each have an ``ImpactSchema`` without apispec renaming one of them."""
+    cls = schema if isinstance(schema, type) else type(schema)
+    parts = cls.__module__.split(".")
+    domain = parts[1].capitalize() if len(parts) > 2 and parts[0] == "app" else ""
+    return domain + (cls.__name__.removesuffix("Schema") or cls.__name__)
+
+
 def build_spec() -> dict:
     spec = APISpec(
         title="GreenRound API",
         version="1.0.0",
         openapi_version="3.1.0",
-        plugins=[MarshmallowPlugin()],
+        plugins=[MarshmallowPlugin(schema_name_resolver=schema_name)],
         servers=[{"url": "/api/v1"}],
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})

@@ -34,6 +34,7 @@ TRANSITIONS: dict[tuple[S, Event], S] = {
     (S.LIVE, Event.FAIL): S.FAILED,
     (S.LIVE, Event.CANCEL): S.CANCELLED,
     (S.SUCCESSFUL, Event.START_REPAYING): S.REPAYING,
+    (S.SUCCESSFUL, Event.COMPLETE): S.COMPLETED,  # a donation round, once paid out
     (S.REPAYING, Event.COMPLETE): S.COMPLETED,
     (S.REPAYING, Event.DEFAULT): S.DEFAULTED,
 }

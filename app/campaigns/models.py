@@ -85,6 +85,8 @@ class Campaign(db.Model):
         CheckConstraint("min_pledge > 0", name="min_pledge_positive"),
         CheckConstraint("raised_amount >= 0 AND raised_amount <= max_amount", name="raised_within_max"),
         CheckConstraint("risk_class IS NULL OR risk_class IN ('A', 'B', 'C', 'D', 'E')", name="risk_class_known"),
+        CheckConstraint("reserved_amount >= 0 AND raised_amount + reserved_amount <= max_amount",
+                        name="reserved_within_max"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -105,6 +107,8 @@ class Campaign(db.Model):
     min_pledge: Mapped[int] = mapped_column(BigInteger)  # minor units
     raised_amount: Mapped[int] = mapped_column(BigInteger, default=0)  # minor units, paid pledges
     backers_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Minor units held by pledges awaiting payment: room no one else may take, not yet raised.
+    reserved_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     status: Mapped[str] = mapped_column(String(12), default=CampaignStatus.DRAFT, index=True)

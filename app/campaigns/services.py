@@ -265,14 +265,10 @@ def cancel(campaign: Campaign, actor: Any, *, now: datetime, reason: str = "") -
     return campaign
 
 
-def open_due(now: datetime) -> int:
-    """Open approved rounds whose opening time has come (a scheduled sweep). Returns how many."""
-    due = db.session.scalars(
-        select(Campaign).where(Campaign.status == CampaignStatus.APPROVED, Campaign.opens_at <= now)
-    ).all()
-    for campaign in due:
-        _transition(campaign, Event.OPEN, None, now)
-    return len(due)
+def open_round(campaign: Campaign, *, now: datetime) -> Campaign:
+    """Open an approved round whose opening time has come (the open-rounds sweep calls this)."""
+    _transition(campaign, Event.OPEN, None, now)
+    return campaign
 
 
 def freeze_kiis(campaign: Campaign, *, now: datetime, fee_bps: int) -> KiisVersion:
@@ -432,3 +428,27 @@ def owned_by(owner: Any) -> list[Campaign]:
 def review_queue() -> list[Campaign]:
     return list(db.session.scalars(
         select(Campaign).where(Campaign.status == CampaignStatus.SUBMITTED).order_by(Campaign.submitted_at)))
+
+
+def close_round(campaign: Campaign, *, now: datetime) -> Campaign:
+    """Close a live round that is due: successful if it reached its target, else failed."""
+    event = Event.SUCCEED if campaign.raised_amount >= campaign.target_amount else Event.FAIL
+    _transition(campaign, event, None, now, raised=campaign.raised_amount, target=campaign.target_amount,
+                reason="max reached" if campaign.raised_amount >= campaign.max_amount else "closing time")
+    return campaign
+
+
+def start_repaying(campaign: Campaign, *, now: datetime) -> Campaign:
+    """A funded loan campaign was paid out; its repayment schedule runs from now."""
+    _transition(campaign, Event.START_REPAYING, None, now)
+    return campaign
+
+
+def complete(campaign: Campaign, *, now: datetime) -> Campaign:
+    _transition(campaign, Event.COMPLETE, None, now)
+    return campaign
+
+
+def mark_defaulted(campaign: Campaign, *, now: datetime) -> Campaign:
+    _transition(campaign, Event.DEFAULT, None, now)
+    return campaign

@@ -191,4 +191,4 @@ def test_openapi_describes_every_api_route(app, client):
         path = rule.rule.removeprefix("/api/v1").replace("<int:", "{").replace("<", "{").replace(">", "}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method) in documented, f"{method} {path} is missing from openapi.json"
-    assert "Registration" in spec["components"]["schemas"]
+    assert "AccountsRegistration" in spec["components"]["schemas"]

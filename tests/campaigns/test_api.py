@@ -184,10 +184,10 @@ def test_approval_with_a_later_opening_waits_in_approved(client, owner_headers, 
     response = client.post(f"/api/v1/campaigns/{draft_id}/approve", json={"risk_class": "C", "opens_at": later},
                            headers=operator_headers)
     assert response.get_json()["status"] == "approved"
-    from app.campaigns.services import open_due
+    from app.campaigns.jobs import open_rounds
 
-    assert open_due(NOW + timedelta(days=1)) == 0
-    assert open_due(NOW + timedelta(days=2, minutes=1)) == 1
+    assert open_rounds.run(NOW + timedelta(days=1)).done == 0
+    assert open_rounds.run(NOW + timedelta(days=2, minutes=1)).done == 1
     assert db.session.get(Campaign, draft_id).status == "live"
 
 

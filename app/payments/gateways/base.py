@@ -55,6 +55,19 @@ class GatewayEvent:
 class PaymentGateway(ABC):
     name: str
 
+    def supports_payment_method(self, payment_method: str) -> bool:
+        """Whether ``payment_method`` can be charged at all, asked before any room is reserved.
+
+        The default accepts anything shaped like a Stripe payment-method id; the sandbox
+        accepts only the test cards it knows.
+        """
+        return payment_method.startswith("pm_") and 3 < len(payment_method) <= 100
+
+    def payment_method_choices(self) -> list[tuple[str, str]]:
+        """``(id, label)`` pairs an HTML form may offer (the sandbox's test cards); empty
+        when the card is collected by the provider's own element instead."""
+        return []
+
     @abstractmethod
     def charge(self, *, amount: int, currency: str, payment_method: str, idempotency_key: str,
                metadata: dict[str, str], return_url: str) -> ChargeResult:

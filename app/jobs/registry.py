@@ -1,0 +1,58 @@
+"""The sweeps, in the order one ``run-due`` pass runs them."""
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+
+from app.extensions import db
+from app.jobs.sweep import SweepResult, sweep
+
+
+@dataclass(frozen=True)
+class Job:
+    """A sweep: which rows are due at ``now`` and what to do with one of them."""
+
+    name: str
+    model: Any
+    due: Callable[[datetime], ColumnElement[bool]]
+    handle: Callable[[Any, datetime], None]
+
+    def count(self, now: datetime) -> int:
+        return db.session.scalar(select(func.count()).select_from(self.model).where(self.due(now))) or 0
+
+    def run(self, now: datetime, *, progress: Callable[[int], None] | None = None,
+            limit: int | None = None) -> SweepResult:
+        return sweep(self.name, self.model, self.due(now), lambda row: self.handle(row, now), now=now,
+                     progress=progress, limit=limit)
+
+
+#: Modules whose ``JOBS`` lists make up a run, in order: rounds close before refunds
+#: and payouts, payouts before repayments, notifications last.
+JOB_MODULES = [
+    "app.campaigns.jobs",
+    "app.payments.jobs",
+    "app.settlement.jobs",
+    "app.loans.jobs",
+    "app.notifications.jobs",
+]
+
+
+def all_jobs() -> list[Job]:
+    """Every sweep, collected here so that domains stay unaware of each other."""
+    return [job for name in JOB_MODULES for job in importlib.import_module(name).JOBS]
+
+
+def run_due(now: datetime, *, on_job: Callable[[Job, int], Callable[[int], None] | None] | None = None
+            ) -> list[SweepResult]:
+    """Run every due sweep once at ``now``. ``on_job(job, count)`` may return a progress callback."""
+    results = []
+    for job in all_jobs():
+        count = job.count(now)
+        db.session.rollback()
+        progress = on_job(job, count) if on_job else None
+        results.append(job.run(now, progress=progress))
+    return results

@@ -1,0 +1,1 @@
+"""Loans: the repayment schedule of a funded round, instalments and their distribution."""

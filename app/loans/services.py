@@ -1,0 +1,168 @@
+"""Repayment rules: the schedule, asking the owner, collecting, distributing, arrears.
+
+Services flush; the sweeps and views commit. Money moves through the ledger:
+an instalment received is Dr gateway_clearing, Cr investor_funds for each holder's
+share, split by largest remainder so the shares always add up to the instalment.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.campaigns import services as campaigns
+from app.campaigns.models import Campaign
+from app.campaigns.schedule import instalments as plan_instalments
+from app.core.audit import audit
+from app.core.errors import DomainError, NotFound, StateConflict
+from app.core.money import allocate
+from app.extensions import db
+from app.loans.models import Instalment, InstalmentShare, InstalmentStatus, Loan, LoanStatus
+from app.payments import ledger
+from app.payments.gateways import gateway
+from app.payments.models import Pledge, PledgeStatus
+
+
+class PaymentDeclined(DomainError):
+    status = 402
+    title = "Payment declined"
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day ``months`` later, clamped to the month's last day (31 Jan + 1 → 28/29 Feb)."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    next_month = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=moment.tzinfo)
+    last_day = (next_month - timedelta(days=1)).day
+    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
+
+
+def create_loan(campaign: Campaign, principal: int, *, now: datetime) -> Loan:
+    """The loan and its monthly schedule, created when the round is paid out (once)."""
+    existing = db.session.scalar(select(Loan).where(Loan.campaign_id == campaign.id))
+    if existing is not None:
+        return existing
+    loan = Loan(campaign_id=campaign.id, principal=principal, currency=campaign.currency,
+                interest_rate_bps=campaign.interest_rate_bps or 0, term_months=campaign.term_months,
+                repayment=campaign.repayment, status=LoanStatus.ACTIVE.value, starts_at=now)
+    loan.instalments = [
+        Instalment(number=i.number, due_at=add_months(now, i.number), principal=i.principal, interest=i.interest,
+                   status=InstalmentStatus.SCHEDULED.value)
+        for i in plan_instalments(principal, loan.interest_rate_bps, loan.term_months, loan.repayment)
+    ]
+    db.session.add(loan)
+    db.session.flush()
+    audit("loan.created", subject=campaign, details={"loan_id": loan.id, "principal": principal,
+                                                     "instalments": len(loan.instalments)}, at=now)
+    return loan
+
+
+def mark_due(instalment: Instalment, *, now: datetime) -> None:
+    """The instalment's date has come: the owner is asked to pay."""
+    instalment.status = InstalmentStatus.DUE.value
+    audit("loan.instalment_due", subject_type="instalments", subject_id=instalment.id,
+          details={"loan_id": instalment.loan_id, "amount": instalment.total}, at=now)
+
+
+def mark_overdue(instalment: Instalment, *, now: datetime) -> None:
+    instalment.status = InstalmentStatus.OVERDUE.value
+    instalment.loan.status = LoanStatus.OVERDUE.value
+    audit("loan.instalment_overdue", subject_type="instalments", subject_id=instalment.id,
+          details={"loan_id": instalment.loan_id}, at=now)
+
+
+def mark_defaulted(loan: Loan, *, now: datetime) -> None:
+    """Unpaid for the default period: the loan and its campaign are defaulted."""
+    loan.status = LoanStatus.DEFAULTED.value
+    loan.defaulted_at = now
+    campaigns.mark_defaulted(db.session.get(Campaign, loan.campaign_id), now=now)
+    audit("loan.defaulted", subject_type="loans", subject_id=loan.id, at=now)
+
+
+def holders(campaign_id: int) -> list[Pledge]:
+    """The settled pledges that share the repayments, in a fixed order (ties are stable)."""
+    return list(db.session.scalars(select(Pledge).where(
+        Pledge.campaign_id == campaign_id, Pledge.status == PledgeStatus.SETTLED.value).order_by(Pledge.id)))
+
+
+def owner_instalment(instalment_id: int, actor: Any) -> Instalment:
+    instalment = db.session.get(Instalment, instalment_id)
+    if instalment is None:
+        raise NotFound("No such instalment.")
+    campaign = db.session.get(Campaign, instalment.loan.campaign_id)
+    if actor is None or campaign.owner_id != actor.id:
+        raise NotFound("No such instalment.")
+    return instalment
+
+
+def pay_instalment(instalment: Instalment, *, payment_method: str, now: datetime) -> Instalment:
+    """Collect a due instalment from the owner through the gateway and distribute it."""
+    if instalment.status == InstalmentStatus.PAID:
+        raise StateConflict("This instalment is already paid.")
+    if instalment.status == InstalmentStatus.SCHEDULED:
+        raise StateConflict("This instalment is not due yet.")
+    if instalment.loan.status == LoanStatus.DEFAULTED:
+        raise StateConflict("The loan is in default; repayments are handled by the operator.")
+    result = gateway().charge(amount=instalment.total, currency=instalment.loan.currency,
+                              payment_method=payment_method, idempotency_key=f"instalment-{instalment.id}-charge",
+                              metadata={"instalment_id": str(instalment.id)}, return_url="")
+    if result.status != "succeeded":
+        raise PaymentDeclined(result.failure_message or "The payment did not go through.")
+    instalment.payment_reference = result.reference
+    receive(instalment, now=now)
+    return instalment
+
+
+def receive(instalment: Instalment, *, now: datetime) -> list[InstalmentShare]:
+    """Record a received instalment and split it across the holders by largest remainder."""
+    if instalment.status == InstalmentStatus.PAID:
+        return []
+    loan = instalment.loan
+    pledges = holders(loan.campaign_id)
+    repaid = dict(db.session.execute(
+        select(InstalmentShare.pledge_id, func.sum(InstalmentShare.principal))
+        .join(Instalment, Instalment.id == InstalmentShare.instalment_id)
+        .where(Instalment.loan_id == loan.id).group_by(InstalmentShare.pledge_id)).all())
+    # Weights are each holding's outstanding principal: interest accrues on it, and the
+    # final instalment then returns every holding's remaining principal exactly, so each
+    # investor gets back precisely what they lent.
+    outstanding = [p.amount - int(repaid.get(p.id, 0)) for p in pledges]
+    principal_parts = allocate(instalment.principal, outstanding) if instalment.principal else [0] * len(pledges)
+    interest_parts = allocate(instalment.interest, outstanding) if instalment.interest else [0] * len(pledges)
+    shares = [
+        InstalmentShare(instalment_id=instalment.id, pledge_id=p.id, investor_id=p.investor_id, fund_id=p.fund_id,
+                        principal=pp, interest=ip, currency=loan.currency, paid_at=now)
+        for p, pp, ip in zip(pledges, principal_parts, interest_parts, strict=True)
+    ]
+    db.session.add_all(shares)
+    clearing = ledger.gateway_clearing(loan.currency)
+    entries = [(clearing, instalment.total)]
+    entries += [(ledger.investor_funds(loan.currency, user_id=s.investor_id, fund_id=s.fund_id),
+                 -(s.principal + s.interest)) for s in shares if s.principal + s.interest]
+    ledger.post(f"Instalment {instalment.number} of loan {loan.id} received", entries, now=now,
+                idempotency_key=f"instalment-{instalment.id}-received", campaign_id=loan.campaign_id)
+    instalment.status = InstalmentStatus.PAID.value
+    instalment.paid_at = now
+    audit("loan.instalment_paid", subject_type="instalments", subject_id=instalment.id,
+          details={"loan_id": loan.id, "amount": instalment.total, "holders": len(shares)}, at=now)
+    if all(i.status == InstalmentStatus.PAID for i in loan.instalments):
+        loan.status = LoanStatus.COMPLETED.value
+        loan.completed_at = now
+        campaigns.complete(db.session.get(Campaign, loan.campaign_id), now=now)
+    elif not any(i.status == InstalmentStatus.OVERDUE for i in loan.instalments):
+        loan.status = LoanStatus.ACTIVE.value
+    db.session.flush()
+    return shares
+
+
+def loan_for(campaign_id: int) -> Loan | None:
+    return db.session.scalar(select(Loan).where(Loan.campaign_id == campaign_id))
+
+
+def shares_of(*, investor_id: int | None = None, fund_id: int | None = None) -> list[InstalmentShare]:
+    query = select(InstalmentShare).order_by(InstalmentShare.paid_at, InstalmentShare.id)
+    if fund_id is not None:
+        query = query.where(InstalmentShare.fund_id == fund_id)
+    else:
+        query = query.where(InstalmentShare.investor_id == investor_id, InstalmentShare.fund_id.is_(None))
+    return list(db.session.scalars(query))

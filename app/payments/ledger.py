@@ -1,0 +1,376 @@
+"""The double-entry ledger: every movement of money is one balanced transaction.
+
+Conventions
+-----------
+* An entry's ``amount`` is signed minor units: **positive = debit, negative = credit**.
+  The entries of every transaction sum to zero, in one currency. ``post`` refuses
+  anything else, and is idempotent by a unique key derived from our own row ids.
+* ``balance(account)`` reports the balance in the account's normal direction, so every
+  balance a person reads is positive in the ordinary case.
+
+Chart of accounts (one account per kind, owner and currency, created on first use)
+---------------------------------------------------------------------------------
+=================  ==========================  =======  ===============================================
+kind               owner                       normal   holds
+=================  ==========================  =======  ===============================================
+gateway_clearing   the platform                debit    cash at the payment provider (an asset)
+investor_funds     an investor (user) or fund  credit   money received from that investor and not yet
+                                                        committed to a campaign or returned
+campaign_escrow    a campaign                  credit   paid pledges held for the round
+owner_payable      a project owner (user)      credit   a settled round's proceeds not yet paid out
+platform_fees      the platform                credit   the platform's fee income
+=================  ==========================  =======  ===============================================
+
+The flows (each one ``post`` call, each key unique)
+----------------------------------------------------
+* pledge paid (``pledge-<id>-paid``):      Dr gateway_clearing, Cr investor_funds (the card money
+  arrives);  Dr investor_funds, Cr campaign_escrow (it is committed to the round).
+* pledge refunded (``pledge-<id>-refunded``): the reverse: Dr campaign_escrow, Cr investor_funds;
+  Dr investor_funds, Cr gateway_clearing.
+* round settled (``campaign-<id>-settlement``): Dr campaign_escrow gross; Cr platform_fees fee;
+  Cr owner_payable gross − fee.
+* payout sent (``campaign-<id>-payout``): Dr owner_payable, Cr gateway_clearing.
+* repayments (the jobs) follow the same shape: Dr gateway_clearing, Cr investor_funds on
+  receipt; Dr investor_funds, Cr gateway_clearing when paid out to the investor.
+
+Hence a campaign's escrow balance = paid pledges − refunds − amounts settled, and it is
+zero after its round is settled.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    and_,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.money import SUPPORTED_CURRENCIES
+from app.core.types import UTCDateTime
+from app.extensions import db
+
+
+class LedgerError(Exception):
+    """A transaction that would break double entry: a programming error, never user input."""
+
+
+class AccountKind(StrEnum):
+    GATEWAY_CLEARING = "gateway_clearing"
+    INVESTOR_FUNDS = "investor_funds"
+    CAMPAIGN_ESCROW = "campaign_escrow"
+    OWNER_PAYABLE = "owner_payable"
+    PLATFORM_FEES = "platform_fees"
+
+
+class OwnerType(StrEnum):
+    PLATFORM = "platform"
+    USER = "user"
+    FUND = "fund"
+    CAMPAIGN = "campaign"
+
+
+#: +1 for debit-normal accounts (assets), -1 for credit-normal ones.
+NORMAL_SIGN = {
+    AccountKind.GATEWAY_CLEARING: 1,
+    AccountKind.INVESTOR_FUNDS: -1,
+    AccountKind.CAMPAIGN_ESCROW: -1,
+    AccountKind.OWNER_PAYABLE: -1,
+    AccountKind.PLATFORM_FEES: -1,
+}
+
+
+def _in(values) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+class LedgerAccount(db.Model):
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        UniqueConstraint("kind", "owner_type", "owner_id", "currency", name="uq_ledger_accounts_kind_owner_currency"),
+        CheckConstraint(f"kind IN ({_in(AccountKind)})", name="kind_known"),
+        CheckConstraint(f"owner_type IN ({_in(OwnerType)})", name="owner_type_known"),
+    )
+    audit_type = "ledger_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    owner_type: Mapped[str] = mapped_column(String(10))
+    #: The user, fund or campaign id; 0 for platform accounts (NULLs would defeat the unique key).
+    owner_id: Mapped[int] = mapped_column(Integer, default=0)
+    currency: Mapped[str] = mapped_column(String(3))  # ISO 4217
+
+    def __repr__(self) -> str:
+        return f"<LedgerAccount {self.kind} {self.owner_type}:{self.owner_id} {self.currency}>"
+
+
+class LedgerTransaction(db.Model):
+    __tablename__ = "ledger_transactions"
+    audit_type = "ledger_transaction"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    #: Derived from our own row ids (``pledge-7-paid``): posting twice returns the first.
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    description: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    #: What the transaction is about, for statements and exports (either may be null).
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    pledge_id: Mapped[int | None] = mapped_column(ForeignKey("pledges.id"), index=True)
+
+    entries: Mapped[list["LedgerEntry"]] = relationship(
+        back_populates="transaction", lazy="selectin", order_by="LedgerEntry.id"
+    )
+
+
+class LedgerEntry(db.Model):
+    __tablename__ = "ledger_entries"
+    __table_args__ = (CheckConstraint("amount <> 0", name="amount_not_zero"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)  # signed minor units: + debit, − credit
+    currency: Mapped[str] = mapped_column(String(3))  # the account's, repeated so sums need no join
+
+    transaction: Mapped[LedgerTransaction] = relationship(back_populates="entries")
+    account: Mapped[LedgerAccount] = relationship(lazy="joined")
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """Names an account without touching the database; ``post`` resolves it."""
+
+    kind: AccountKind
+    owner_type: OwnerType
+    owner_id: int
+    currency: str
+
+
+def gateway_clearing(currency: str) -> AccountRef:
+    return AccountRef(AccountKind.GATEWAY_CLEARING, OwnerType.PLATFORM, 0, currency)
+
+
+def platform_fees(currency: str) -> AccountRef:
+    return AccountRef(AccountKind.PLATFORM_FEES, OwnerType.PLATFORM, 0, currency)
+
+
+def campaign_escrow(campaign_id: int, currency: str) -> AccountRef:
+    return AccountRef(AccountKind.CAMPAIGN_ESCROW, OwnerType.CAMPAIGN, campaign_id, currency)
+
+
+def investor_funds(currency: str, *, user_id: int | None = None, fund_id: int | None = None) -> AccountRef:
+    """A fund's account when ``fund_id`` is given (its managers' pledges are the fund's), else the user's."""
+    if fund_id is not None:
+        return AccountRef(AccountKind.INVESTOR_FUNDS, OwnerType.FUND, fund_id, currency)
+    if user_id is None:
+        raise LedgerError("investor_funds needs a user or a fund")
+    return AccountRef(AccountKind.INVESTOR_FUNDS, OwnerType.USER, user_id, currency)
+
+
+def owner_payable(owner_id: int, currency: str) -> AccountRef:
+    return AccountRef(AccountKind.OWNER_PAYABLE, OwnerType.USER, owner_id, currency)
+
+
+def _where(ref: AccountRef):
+    return and_(LedgerAccount.kind == ref.kind.value, LedgerAccount.owner_type == ref.owner_type.value,
+                LedgerAccount.owner_id == ref.owner_id, LedgerAccount.currency == ref.currency)
+
+
+def accounts(refs: Iterable[AccountRef]) -> dict[AccountRef, LedgerAccount]:
+    """The accounts ``refs`` name, in one query, creating any not used before."""
+    wanted = list(dict.fromkeys(refs))
+    found: dict[AccountRef, LedgerAccount] = {}
+    for acct in db.session.scalars(select(LedgerAccount).where(or_(*[_where(ref) for ref in wanted]))):
+        found[AccountRef(AccountKind(acct.kind), OwnerType(acct.owner_type), acct.owner_id, acct.currency)] = acct
+    for ref in wanted:
+        if ref not in found:
+            found[ref] = _create(ref)
+    return found
+
+
+def account(ref: AccountRef) -> LedgerAccount:
+    """The account ``ref`` names, created on first use (safe when two requests race to create it)."""
+    return accounts([ref])[ref]
+
+
+def _create(ref: AccountRef) -> LedgerAccount:
+    if ref.currency not in SUPPORTED_CURRENCIES:
+        raise LedgerError(f"Unsupported currency {ref.currency!r}")
+    created = LedgerAccount(kind=ref.kind.value, owner_type=ref.owner_type.value, owner_id=ref.owner_id,
+                            currency=ref.currency)
+    try:
+        with db.session.begin_nested():
+            db.session.add(created)
+    except IntegrityError:
+        # Another transaction created it first (PostgreSQL waited for its commit).
+        found = db.session.scalar(select(LedgerAccount).where(_where(ref)))
+        if found is None:
+            raise
+        return found
+    return created
+
+
+def post(description: str, entries: Iterable[tuple[AccountRef, int]], *, now: datetime, idempotency_key: str,
+         campaign_id: int | None = None, pledge_id: int | None = None) -> LedgerTransaction:
+    """Post one balanced transaction, or return the one already posted under ``idempotency_key``.
+
+    :param entries: ``(account, signed amount)`` pairs, + debit and − credit, in one currency.
+    :raises LedgerError: unbalanced, mixed currencies, a zero or non-integer amount, fewer than
+        two entries, or the key reused for different entries.
+    :raises IntegrityError: another transaction posted the same key at the same moment and
+        committed first; the caller's retry then returns that one.
+    """
+    lines = [(ref, amount) for ref, amount in entries]
+    if len(lines) < 2:
+        raise LedgerError("A transaction needs at least two entries")
+    for _, amount in lines:
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
+            raise LedgerError(f"Entry amounts are non-zero integers in minor units, not {amount!r}")
+    currencies = {ref.currency for ref, _ in lines}
+    if len(currencies) != 1:
+        raise LedgerError(f"A transaction is in one currency, not {sorted(currencies)}")
+    total = sum(amount for _, amount in lines)
+    if total != 0:
+        raise LedgerError(f"Unbalanced transaction {idempotency_key!r}: entries sum to {total}")
+
+    existing = db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.idempotency_key == idempotency_key))
+    if existing is not None:
+        return _same_or_raise(existing, lines)
+    by_ref = accounts(ref for ref, _ in lines)
+    transaction = LedgerTransaction(idempotency_key=idempotency_key, description=description[:200],
+                                    created_at=now, campaign_id=campaign_id, pledge_id=pledge_id)
+    db.session.add(transaction)
+    db.session.flush()
+    db.session.add_all([LedgerEntry(transaction_id=transaction.id, account_id=by_ref[ref].id, amount=amount,
+                                    currency=ref.currency) for ref, amount in lines])
+    db.session.flush()
+    return transaction
+
+
+def _same_or_raise(existing: LedgerTransaction, lines: list[tuple[AccountRef, int]]) -> LedgerTransaction:
+    def shape(pairs):
+        return sorted((r.kind.value, r.owner_type.value, r.owner_id, r.currency, a) for r, a in pairs)
+
+    db.session.refresh(existing)
+    posted = [(AccountRef(AccountKind(e.account.kind), OwnerType(e.account.owner_type), e.account.owner_id,
+                          e.account.currency), e.amount) for e in existing.entries]
+    if shape(posted) != shape(lines):
+        raise LedgerError(f"Idempotency key {existing.idempotency_key!r} was already used for other entries")
+    return existing
+
+
+def balance(acct: LedgerAccount | AccountRef) -> int:
+    """The account's balance in its normal direction (minor units); 0 for an account never used."""
+    if isinstance(acct, AccountRef):
+        ref = acct
+        acct_id = db.session.scalar(select(LedgerAccount.id).where(
+            LedgerAccount.kind == ref.kind.value, LedgerAccount.owner_type == ref.owner_type.value,
+            LedgerAccount.owner_id == ref.owner_id, LedgerAccount.currency == ref.currency))
+        kind = ref.kind
+        if acct_id is None:
+            return 0
+    else:
+        acct_id, kind = acct.id, AccountKind(acct.kind)
+    raw = db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0))
+                            .where(LedgerEntry.account_id == acct_id))
+    return int(raw) * NORMAL_SIGN[kind]
+
+
+def escrow_accounts(campaign_id: int) -> list[LedgerAccount]:
+    return list(db.session.scalars(select(LedgerAccount).where(
+        LedgerAccount.kind == AccountKind.CAMPAIGN_ESCROW.value,
+        LedgerAccount.owner_type == OwnerType.CAMPAIGN.value,
+        LedgerAccount.owner_id == campaign_id,
+    )))
+
+
+def escrow_balance(campaign_id: int) -> int:
+    """What the campaign's escrow holds: paid pledges − refunds − amounts settled (minor units)."""
+    return sum(balance(acct) for acct in escrow_accounts(campaign_id))
+
+
+def entries_for(acct: LedgerAccount) -> list[LedgerEntry]:
+    """The account's entries, oldest first, with their transactions."""
+    return list(db.session.scalars(
+        select(LedgerEntry).where(LedgerEntry.account_id == acct.id).order_by(LedgerEntry.id)))
+
+
+def transactions_for_campaign(campaign_id: int) -> list[LedgerTransaction]:
+    return list(db.session.scalars(select(LedgerTransaction).where(LedgerTransaction.campaign_id == campaign_id)
+                                   .order_by(LedgerTransaction.id)))
+
+
+# --- the flows the pledge service and the jobs post -------------------------------------------
+
+
+def post_pledge_paid(pledge, *, now: datetime) -> LedgerTransaction:
+    """The card money arrives and is committed to the campaign's escrow."""
+    funds = investor_funds(pledge.currency, user_id=pledge.investor_id, fund_id=pledge.fund_id)
+    a = pledge.amount
+    return post(
+        f"Pledge {pledge.id} paid",
+        [(gateway_clearing(pledge.currency), a), (funds, -a), (funds, a),
+         (campaign_escrow(pledge.campaign_id, pledge.currency), -a)],
+        now=now, idempotency_key=f"pledge-{pledge.id}-paid", campaign_id=pledge.campaign_id, pledge_id=pledge.id,
+    )
+
+
+def post_pledge_refunded(pledge, *, now: datetime) -> LedgerTransaction:
+    """The pledge leaves escrow and goes back to the investor's card."""
+    funds = investor_funds(pledge.currency, user_id=pledge.investor_id, fund_id=pledge.fund_id)
+    a = pledge.amount
+    return post(
+        f"Pledge {pledge.id} refunded",
+        [(campaign_escrow(pledge.campaign_id, pledge.currency), a), (funds, -a), (funds, a),
+         (gateway_clearing(pledge.currency), -a)],
+        now=now, idempotency_key=f"pledge-{pledge.id}-refunded", campaign_id=pledge.campaign_id,
+        pledge_id=pledge.id,
+    )
+
+
+def post_settlement(*, campaign_id: int, owner_id: int, currency: str, gross: int, fee: int,
+                    now: datetime) -> LedgerTransaction:
+    """A successful round leaves escrow: the fee to the platform, the rest owed to the owner.
+
+    ``gross`` is the sum of the pledges settled (normally the whole escrow balance);
+    ``fee`` is computed by the caller (``gross * PLATFORM_FEE_BPS // 10_000``). One per campaign.
+    """
+    if not 0 <= fee <= gross or gross <= 0:
+        raise LedgerError(f"Settlement needs 0 <= fee <= gross and gross > 0 (gross={gross}, fee={fee})")
+    entries = [(campaign_escrow(campaign_id, currency), gross)]
+    if fee:
+        entries.append((platform_fees(currency), -fee))
+    if gross - fee:
+        entries.append((owner_payable(owner_id, currency), -(gross - fee)))
+    return post(f"Campaign {campaign_id} settled", entries, now=now,
+                idempotency_key=f"campaign-{campaign_id}-settlement", campaign_id=campaign_id)
+
+
+def post_payout_sent(*, campaign_id: int, owner_id: int, currency: str, amount: int, now: datetime,
+                     idempotency_key: str | None = None) -> LedgerTransaction:
+    """The owner's proceeds leave through the gateway (or a recorded bank transfer)."""
+    return post(f"Campaign {campaign_id} paid out to owner {owner_id}",
+                [(owner_payable(owner_id, currency), amount), (gateway_clearing(currency), -amount)],
+                now=now, idempotency_key=idempotency_key or f"campaign-{campaign_id}-payout",
+                campaign_id=campaign_id)
+
+
+def post_payout(*, campaign_id: int, owner_id: int, currency: str, gross: int, fee: int,
+                now: datetime) -> tuple[LedgerTransaction, LedgerTransaction | None]:
+    """Settlement and payout together, for a payout the gateway confirmed at once."""
+    settled = post_settlement(campaign_id=campaign_id, owner_id=owner_id, currency=currency, gross=gross, fee=fee,
+                              now=now)
+    sent = post_payout_sent(campaign_id=campaign_id, owner_id=owner_id, currency=currency, amount=gross - fee,
+                            now=now) if gross - fee else None
+    return settled, sent

@@ -1,0 +1,84 @@
+"""The rules for pledge input and the shapes of pledge and ledger output."""
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from app.core.money import SUPPORTED_CURRENCIES
+
+#: Far above any round (10 billion in major units) yet far below BIGINT: larger is a typo or an attack.
+MAX_PLEDGE_AMOUNT = 10_000_000_000_00
+
+
+class PledgeAmount(fields.Integer):
+    """A whole, positive amount in minor units. Booleans, floats and strings are refused."""
+
+    default_error_messages = {
+        "invalid": "Enter a whole number of minor units (cents), e.g. 50000 for 500.00.",
+        "range": "Must be between 1 and {max} minor units.",
+    }
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        number = super()._validated(value)
+        if number is not None and not 0 < number <= MAX_PLEDGE_AMOUNT:
+            raise self.make_error("range", max=f"{MAX_PLEDGE_AMOUNT:,}")
+        return number
+
+
+class StrictBoolean(fields.Boolean):
+    """Only JSON true/false: "yes" or 1 is not consent."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value
+
+
+class PledgeInputSchema(Schema):
+    """POST /campaigns/<id>/pledges and the pledge form."""
+
+    amount = PledgeAmount(required=True, metadata={"description": "minor units of the campaign's currency"})
+    payment_method = fields.String(required=True, validate=validate.Length(min=1, max=100),
+                                   metadata={"description": "a gateway payment-method id, e.g. pm_card_visa"})
+    currency = fields.String(validate=validate.OneOf(SUPPORTED_CURRENCIES),
+                             metadata={"description": "optional; must be the campaign's currency"})
+    acknowledge_risk = StrictBoolean(load_default=False,
+                                     metadata={"description": "true once the investor accepted the risk warning"})
+    kiis_version = fields.Integer(strict=True, allow_none=True,
+                                  metadata={"description": "optional; the KIIS version the investor read"})
+
+
+class PledgeSchema(Schema):
+    id = fields.Integer()
+    campaign_id = fields.Integer()
+    investor_id = fields.Integer()
+    fund_id = fields.Integer(allow_none=True)
+    amount = fields.Integer(metadata={"description": "minor units"})
+    currency = fields.String()
+    status = fields.String(metadata={"description": "pending_payment, paid, failed, expired, revoked, refunded, "
+                                                    "settled"})
+    created_at = fields.AwareDateTime(format="iso")
+    paid_at = fields.AwareDateTime(format="iso", allow_none=True)
+    reflection_ends_at = fields.AwareDateTime(format="iso", allow_none=True)
+    revoked_at = fields.AwareDateTime(format="iso", allow_none=True)
+    refunded_at = fields.AwareDateTime(format="iso", allow_none=True)
+    kiis_version = fields.Integer(allow_none=True)
+    payment_method = fields.String()
+    failure_code = fields.String(allow_none=True)
+    failure_message = fields.String(allow_none=True)
+    next_action_url = fields.Method("_next_action", allow_none=True,
+                                    metadata={"description": "where to confirm the payment (3-D Secure)"})
+
+    def _next_action(self, pledge) -> str | None:
+        return pledge.next_action_url if pledge.status == "pending_payment" else None
+
+
+class LedgerEntrySchema(Schema):
+    id = fields.Integer()
+    transaction_id = fields.Integer()
+    amount = fields.Integer(metadata={"description": "signed minor units: + debit, − credit"})
+    currency = fields.String()
+    kind = fields.String(attribute="account.kind")

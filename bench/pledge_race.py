@@ -1,0 +1,323 @@
+"""Pledge race benchmark: gunicorn on PostgreSQL, concurrent clients fill one round.
+
+It creates a scratch PostgreSQL database, migrates it, seeds ready investors and one
+live campaign with room for exactly ``--pledges`` equal pledges, starts gunicorn
+(``--workers``, production config, sandbox gateway), and then, in the same run:
+
+1. measures the server's ``GET /healthz`` rate with ``--clients`` concurrent clients;
+2. lets the same number of clients pledge (``POST /api/v1/campaigns/<id>/pledges``,
+   each with its own Idempotency-Key) until the round answers 409 (full);
+3. measures ``/healthz`` again, and prints committed pledges per second, the two
+   healthz rates and the ratio of the pledge rate to their mean.
+
+It fails (exit 1) if the round is ever over its maximum, if the number of paid pledges is
+not exactly the room, or if the ledger does not balance. The target in issue 5 is a ratio
+of at least 0.2.
+
+    .venv/bin/python bench/pledge_race.py
+    .venv/bin/python bench/pledge_race.py --pledges 1000 --clients 32 --workers 4
+"""
+
+import argparse
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--admin-url", default=os.environ.get("BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1/test"),
+                        help="a PostgreSQL URL the scratch database is created from (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default: %(default)s)")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default: %(default)s)")
+    parser.add_argument("--pledges", type=int, default=1500,
+                        help="room in the round, in equal pledges (default: %(default)s)")
+    parser.add_argument("--amount", type=int, default=100_00, help="each pledge, in cents (default: %(default)s)")
+    parser.add_argument("--healthz-seconds", type=float, default=5.0,
+                        help="how long each /healthz measurement runs (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=0, help="gunicorn port (default: a free one)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
+    return parser.parse_args(argv)
+
+
+def psycopg_url(url: str) -> str:
+    return re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql+psycopg://", url)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- the database ------------------------------------------------------------------------------
+
+
+def create_database(admin_url: str) -> tuple[str, callable]:
+    from sqlalchemy import create_engine, text
+
+    name = f"pledge_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(psycopg_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return psycopg_url(admin_url).rsplit("/", 1)[0] + "/" + name, drop
+
+
+def seed(url: str, *, investors: int, pledges: int, amount: int, secret_key: str) -> tuple[int, list[str]]:
+    """Migrate, then add ready investors (with bearer tokens) and one live campaign."""
+    from flask_migrate import upgrade
+    from werkzeug.security import generate_password_hash
+
+    from app import create_app
+    from app.accounts.models import User, UserRole
+    from app.accounts.services import issue_token
+    from app.campaigns.models import Campaign, CampaignSdg
+    from app.extensions import db
+    from app.investors import limits
+    from app.investors.models import InvestorProfile, KnowledgeTestAttempt
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret_key, "TESTING": False})
+    now = datetime.now(UTC)
+    with app.app_context():
+        upgrade(revision="heads")
+        password = generate_password_hash("bench-only-password")
+        owner = User(email="owner@bench.example", name="Bench Owner", country="EE", password_hash=password,
+                     created_at=now)
+        owner.roles.append(UserRole(role="owner"))
+        db.session.add(owner)
+        db.session.flush()
+        room = pledges * amount
+        campaign = Campaign(
+            owner_id=owner.id, title="Benchmark heat pumps", summary="Bench", description="Bench",
+            category="energy_efficiency", country="EE", location="Tallinn", currency="EUR", instrument_type="loan",
+            interest_rate_bps=650, term_months=36, repayment="annuity", target_amount=room, max_amount=room,
+            min_pledge=amount, raised_amount=0, backers_count=0, reserved_amount=0, opens_at=now - timedelta(days=1),
+            closes_at=now + timedelta(days=30), status="live", risk_class="B", created_at=now, updated_at=now,
+            sdg_links=[CampaignSdg(sdg=7)])
+        db.session.add(campaign)
+        tokens = []
+        net_worth = 1_000_000_00
+        for i in range(investors):
+            user = User(email=f"investor{i}@bench.example", name=f"Investor {i}", country="EE",
+                        password_hash=password, created_at=now)
+            user.roles.append(UserRole(role="investor"))
+            db.session.add(user)
+            db.session.flush()
+            db.session.add(InvestorProfile(
+                user_id=user.id, legal_name=user.name, country="EE", currency="EUR", annual_income=60_000_00,
+                net_worth=net_worth, other_platforms_amount=0, identity_status="verified", identity_decided_at=now,
+                classification="non_sophisticated", acknowledged_at=now,
+                acknowledged_loss_capacity=limits.loss_capacity(net_worth, "EU"), created_at=now, updated_at=now))
+            db.session.add(KnowledgeTestAttempt(user_id=user.id, taken_at=now, score=10, pass_mark=8,
+                                                question_count=10, passed=True, valid_until=now + timedelta(days=700),
+                                                answers={}))
+            tokens.append(issue_token(user, now=now, ttl=timedelta(hours=2), secret_key=secret_key)[0])
+        db.session.commit()
+        campaign_id = campaign.id
+        db.engine.dispose()
+    return campaign_id, tokens
+
+
+def verify(url: str, campaign_id: int) -> dict:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        c = conn.execute(text("SELECT raised_amount, reserved_amount, max_amount, backers_count FROM campaigns "
+                              "WHERE id = :id"), {"id": campaign_id}).one()
+        paid = conn.execute(text("SELECT count(*), coalesce(sum(amount), 0) FROM pledges "
+                                 "WHERE campaign_id = :id AND status = 'paid'"), {"id": campaign_id}).one()
+        unbalanced = conn.execute(text("SELECT count(*) FROM (SELECT transaction_id FROM ledger_entries "
+                                       "GROUP BY transaction_id HAVING sum(amount) <> 0) t")).scalar()
+        escrow = conn.execute(text(
+            "SELECT coalesce(-sum(e.amount), 0) FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id "
+            "WHERE a.kind = 'campaign_escrow' AND a.owner_id = :id"), {"id": campaign_id}).scalar()
+    engine.dispose()
+    return {"raised": c.raised_amount, "reserved": c.reserved_amount, "max": c.max_amount,
+            "backers": c.backers_count, "paid_count": paid[0], "paid_sum": int(paid[1]),
+            "unbalanced_transactions": unbalanced, "escrow": int(escrow)}
+
+
+# --- the load ----------------------------------------------------------------------------------
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None,
+            headers: dict | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def healthz_rate(port: int, clients: int, seconds: float) -> float:
+    """Requests per second that ``clients`` concurrent clients get from /healthz."""
+    counts = [0] * clients
+    errors = []
+    deadline = [0.0]
+    barrier = threading.Barrier(clients + 1)
+
+    def client(i: int) -> None:
+        barrier.wait()
+        while time.perf_counter() < deadline[0]:
+            status, _ = request(port, "GET", "/healthz")
+            if status != 200:
+                errors.append(status)
+                return
+            counts[i] += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    start = time.perf_counter()
+    deadline[0] = start + seconds
+    barrier.wait()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise SystemExit(f"/healthz answered {errors[:5]}")
+    return sum(counts) / elapsed
+
+
+def pledge_race(port: int, campaign_id: int, tokens: list[str], clients: int, amount: int) -> dict:
+    """Clients pledge until the round is full; returns counts and the rate of committed pledges."""
+    paid = [0] * clients
+    conflicts = [0] * clients
+    other: list[tuple[int, bytes]] = []
+    last_paid = [0.0] * clients
+    barrier = threading.Barrier(clients + 1)
+    body = json.dumps({"amount": amount, "payment_method": "pm_card_visa"}).encode()
+    path = f"/api/v1/campaigns/{campaign_id}/pledges"
+
+    def client(i: int) -> None:
+        barrier.wait()
+        n = 0
+        while True:
+            token = tokens[(i + n * clients) % len(tokens)]
+            n += 1
+            status, payload = request(port, "POST", path, body, {
+                "Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                "Idempotency-Key": uuid.uuid4().hex})
+            if status == 201:
+                paid[i] += 1
+                last_paid[i] = time.perf_counter()
+            elif status == 409:
+                conflicts[i] += 1
+                if b"full" in payload:
+                    return
+            else:
+                other.append((status, payload[:300]))
+                return
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    start = time.perf_counter()
+    barrier.wait()
+    for t in threads:
+        t.join()
+    end = max(last_paid) if any(paid) else time.perf_counter()
+    return {"paid": sum(paid), "conflicts": sum(conflicts), "errors": other, "seconds": end - start,
+            "rate": sum(paid) / (end - start) if any(paid) else 0.0}
+
+
+def start_gunicorn(url: str, port: int, workers: int, secret_key: str) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": secret_key, "GREENROUND_CONFIG": "production",
+           "SCHEDULER_ENABLED": "false", "PAYMENT_GATEWAY": "sandbox"}
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    process = subprocess.Popen(  # noqa: S603  (our own venv's gunicorn, fixed arguments)
+        [str(gunicorn), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--no-control-socket",
+         "--log-level", "warning", "wsgi:app"],
+        cwd=ROOT, env=env, start_new_session=True)
+    for _ in range(150):
+        try:
+            if request(port, "GET", "/healthz")[0] == 200:
+                # every worker up: a few more requests spread over them
+                for _ in range(workers * 4):
+                    request(port, "GET", "/healthz")
+                return process
+        except OSError:
+            pass
+        if process.poll() is not None:
+            raise SystemExit("gunicorn exited during start-up")
+        time.sleep(0.2)
+    process.terminate()
+    raise SystemExit("gunicorn did not answer /healthz within 30 s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    secret_key = uuid.uuid4().hex
+    port = args.port or free_port()
+    url, drop = create_database(args.admin_url)
+    server = None
+    try:
+        print(f"database {url.rsplit('/', 1)[1]}: migrating and seeding {args.clients * 2} investors, "
+              f"room for {args.pledges} pledges of {args.amount / 100:.2f} EUR", flush=True)
+        campaign_id, tokens = seed(url, investors=args.clients * 2, pledges=args.pledges, amount=args.amount,
+                                   secret_key=secret_key)
+        server = start_gunicorn(url, port, args.workers, secret_key)
+        print(f"gunicorn: {args.workers} workers on 127.0.0.1:{port}; {args.clients} concurrent clients", flush=True)
+        before = healthz_rate(port, args.clients, args.healthz_seconds)
+        race = pledge_race(port, campaign_id, tokens, args.clients, args.amount)
+        after = healthz_rate(port, args.clients, args.healthz_seconds)
+        state = verify(url, campaign_id)
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        if not args.keep:
+            drop()
+
+    healthz = statistics.mean([before, after])
+    ratio = race["rate"] / healthz if healthz else 0.0
+    print(f"/healthz before the race:   {before:9.1f} requests/s")
+    print(f"/healthz after the race:    {after:9.1f} requests/s")
+    print(f"pledges committed:          {race['paid']:9d} in {race['seconds']:.2f} s "
+          f"({race['conflicts']} x 409 at the end)")
+    print(f"pledge rate:                {race['rate']:9.1f} pledges/s")
+    print(f"ratio pledge/healthz:       {ratio:9.3f}  (target >= 0.2)")
+    print(f"round: raised {state['raised']} of max {state['max']} (reserved {state['reserved']}), "
+          f"{state['backers']} backers, {state['paid_count']} paid pledges, escrow {state['escrow']}, "
+          f"{state['unbalanced_transactions']} unbalanced ledger transactions")
+    problems = []
+    if race["errors"]:
+        problems.append(f"unexpected answers: {race['errors'][:3]}")
+    if state["raised"] > state["max"] or state["raised"] + state["reserved"] > state["max"]:
+        problems.append("THE ROUND WENT OVER ITS MAXIMUM")
+    if state["paid_count"] != args.pledges or race["paid"] != args.pledges or state["raised"] != state["max"]:
+        problems.append(f"expected exactly {args.pledges} paid pledges filling the round")
+    if state["paid_sum"] != state["raised"] or state["escrow"] != state["raised"]:
+        problems.append("raised, paid pledges and escrow disagree")
+    if state["unbalanced_transactions"]:
+        problems.append("the ledger does not balance")
+    for problem in problems:
+        print(f"FAIL: {problem}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Fifty investors pledge at the same instant into a round with room for twenty.
+
+The suite's per-test transaction binds one connection, so this test builds its own app
+and engine on the same PostgreSQL database, commits its data, runs one thread (one app
+context, one session, one connection) per investor, and deletes its rows at the end.
+"""
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import text
+
+from app import create_app
+from app.accounts.models import User
+from app.campaigns.models import Campaign
+from app.core.errors import DomainError
+from app.extensions import db
+from app.payments import ledger, services
+from app.payments.gateways.sandbox import SandboxGateway
+from tests.conftest import create_app_url
+from tests.factories import NOW, CampaignFactory
+from tests.payments.conftest import assert_ledger_invariants, make_ready_investor
+
+THREADS = 50
+ROOM_FOR = 20
+AMOUNT = 500_00
+
+
+def _cleanup(campaign_id: int, user_ids: list[int]) -> None:
+    users = {"ids": user_ids}
+    statements = [
+        ("DELETE FROM ledger_entries WHERE transaction_id IN "
+         "(SELECT id FROM ledger_transactions WHERE campaign_id = :c)", {"c": campaign_id}),
+        ("DELETE FROM ledger_transactions WHERE campaign_id = :c", {"c": campaign_id}),
+        ("DELETE FROM ledger_accounts a WHERE NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.account_id = a.id)",
+         {}),
+        ("DELETE FROM pledges WHERE campaign_id = :c", {"c": campaign_id}),
+        ("DELETE FROM audit_log WHERE actor_id = ANY(:ids) OR subject_type = 'pledge'", users),
+        ("DELETE FROM campaign_sdgs WHERE campaign_id = :c", {"c": campaign_id}),
+        ("DELETE FROM campaigns WHERE id = :c", {"c": campaign_id}),
+        ("DELETE FROM knowledge_test_attempts WHERE user_id = ANY(:ids)", users),
+        ("DELETE FROM investor_profiles WHERE user_id = ANY(:ids)", users),
+        ("DELETE FROM user_roles WHERE user_id = ANY(:ids)", users),
+        ("DELETE FROM users WHERE id = ANY(:ids)", users),
+    ]
+    with db.engine.begin() as conn:
+        for sql, params in statements:
+            conn.execute(text(sql), params)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_fifty_threads_fill_a_round_with_room_for_twenty_and_not_one_more():
+    race_app = create_app({
+        "SQLALCHEMY_DATABASE_URI": create_app_url(os.environ["TEST_DATABASE_URL"]),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": THREADS, "max_overflow": 0, "pool_pre_ping": True},
+    })
+    race_app.extensions["gateway"] = SandboxGateway()
+    with race_app.app_context():
+        assert db.engine.dialect.name == "postgresql"
+        campaign = CampaignFactory(target_amount=ROOM_FOR * AMOUNT, max_amount=ROOM_FOR * AMOUNT, min_pledge=AMOUNT)
+        campaign_id, owner_id = campaign.id, campaign.owner_id
+        user_ids = [make_ready_investor().id for _ in range(THREADS)]
+        db.session.remove()
+    barrier = threading.Barrier(THREADS)
+
+    def pledge(user_id: int) -> int:
+        with race_app.app_context():
+            try:
+                user = db.session.get(User, user_id)
+                barrier.wait(timeout=30)
+                body = {"amount": AMOUNT, "payment_method": "pm_card_visa"}
+                outcome = services.create_pledge(user, campaign_id, body, now=NOW)
+                return 201 if outcome.pledge.status == "paid" else 0
+            except DomainError as exc:
+                return exc.status
+            finally:
+                db.session.remove()
+
+    try:
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            statuses = list(pool.map(pledge, user_ids))
+        assert sorted(statuses) == [201] * ROOM_FOR + [409] * (THREADS - ROOM_FOR)
+        with race_app.app_context():
+            c = db.session.get(Campaign, campaign_id)
+            assert c.raised_amount == c.max_amount == ROOM_FOR * AMOUNT
+            assert (c.backers_count, c.reserved_amount) == (ROOM_FOR, 0)
+            assert ledger.escrow_balance(campaign_id) == ROOM_FOR * AMOUNT
+            assert race_app.extensions["gateway"].charges_made == ROOM_FOR
+            assert_ledger_invariants()
+    finally:
+        with race_app.app_context():
+            db.session.remove()
+            _cleanup(campaign_id, [*user_ids, owner_id])
+            db.engine.dispose()
