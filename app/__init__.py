@@ -98,6 +98,7 @@ def register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
     from app.api import bp as api_bp
     from app.campaigns.views import bp as campaigns_bp
+    from app.disclosures.views import bp as disclosures_bp
     from app.investors.views import bp as investors_bp
     from app.main.views import bp as main_bp
     from app.payments.views import bp as payments_bp
@@ -110,6 +111,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(payments_bp, url_prefix="/payments")
     app.register_blueprint(payments_webhooks_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(disclosures_bp)
 
 
 def register_error_handlers(app: Flask) -> None:

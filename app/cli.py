@@ -97,3 +97,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(jobs)
     app.cli.add_command(serve_command)
+    app.cli.add_command(__import__("app.disclosures.cli", fromlist=["audit_cli"]).audit_cli)

@@ -1,0 +1,130 @@
+"""Disclosures for regulators and the operator: KIIS versions, periodic reports, exports, the audit log.
+
+Read-only; every route needs ``read_disclosures`` and every answer is itself audited.
+"""
+
+from flask import g, request, url_for
+from marshmallow import Schema, fields
+
+from app.api import bp
+from app.api.openapi import document
+from app.core.pagination import page_args, paginate
+from app.core.permissions import Permission, requires
+from app.disclosures import exports, responses, services
+
+
+class KiisVersionSchema(Schema):
+    version = fields.Integer()
+    sha256 = fields.String(metadata={"description": "SHA-256 (hex) of the PDF, recorded when it was frozen"})
+    pdf_sha256 = fields.String(metadata={"description": "SHA-256 (hex) of the PDF (same as sha256)"})
+    json_sha256 = fields.String(metadata={"description": "SHA-256 (hex) of the JSON document"})
+    created_at = fields.DateTime()
+    json_url = fields.String()
+    pdf_url = fields.String()
+
+
+class KiisListSchema(Schema):
+    campaign_id = fields.Integer()
+    items = fields.List(fields.Nested(KiisVersionSchema))
+
+
+class AuditEntrySchema(Schema):
+    id = fields.Integer()
+    seq = fields.Integer(allow_none=True, metadata={"description": "Position in the hash chain"})
+    created_at = fields.DateTime()
+    actor_id = fields.Integer(allow_none=True)
+    action = fields.String()
+    subject_type = fields.String(allow_none=True)
+    subject_id = fields.String(allow_none=True)
+    ip_address = fields.String(allow_none=True)
+    details = fields.Dict()
+    prev_hash = fields.String(allow_none=True)
+    entry_hash = fields.String(allow_none=True)
+
+
+class AuditPageSchema(Schema):
+    items = fields.List(fields.Nested(AuditEntrySchema))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
+class ReportSchema(Schema):
+    year = fields.Integer()
+    generated_at = fields.DateTime()
+    default_window_months = fields.Integer()
+    periods = fields.List(fields.Dict(), metadata={
+        "description": "The year, then Q1..Q4: campaigns_by_status, campaigns, rounds_funded, rounds_failed, "
+                       "success_rate_bps, amount_raised, pledges, investors, amount_pledged, average_pledge "
+                       "(per currency, minor units), default_rate_by_risk_class"})
+
+
+document("/disclosures/campaigns/{campaign_id}/kiis", "get",
+         "Every KIIS version of a campaign with its SHA-256 (regulator, operator)", response=KiisListSchema)
+document("/disclosures/campaigns/{campaign_id}/kiis/{version}.pdf", "get",
+         "A KIIS version as PDF, checked against its recorded SHA-256 (regulator, operator)")
+document("/disclosures/campaigns/{campaign_id}/kiis/{version}.json", "get",
+         "A KIIS version as JSON, checked against its recorded SHA-256 (regulator, operator)")
+document("/disclosures/reports/{year}", "get",
+         "The periodic report for a year and its quarters; ?format=csv (regulator, operator)", response=ReportSchema)
+document("/disclosures/exports/pledges.csv", "get",
+         "The pledge ledger from..to (ISO dates, inclusive, at most 5 years) as streamed CSV (regulator, operator)")
+document("/disclosures/audit-log", "get",
+         "The hash-chained audit log, newest first; ?from=&to=&page=&per_page=, ?format=csv streams it all "
+         "(regulator, operator)", response=AuditPageSchema)
+
+
+def _version(campaign_id: int, sheet) -> dict:
+    def url(fmt: str) -> str:
+        return url_for(f"api.disclosure_kiis_{fmt}", campaign_id=campaign_id, version=sheet.version, _external=True)
+
+    return {"version": sheet.version, "sha256": sheet.pdf_sha256, "pdf_sha256": sheet.pdf_sha256,
+            "json_sha256": sheet.json_sha256, "created_at": sheet.created_at.isoformat(),
+            "json_url": url("json"), "pdf_url": url("pdf")}
+
+
+@bp.get("/disclosures/campaigns/<int:campaign_id>/kiis")
+@requires(Permission.READ_DISCLOSURES)
+def disclosure_kiis_list(campaign_id: int):
+    campaign, versions = responses.kiis_listing(g.api_user, campaign_id)
+    return {"campaign_id": campaign.id, "items": [_version(campaign.id, v) for v in versions]}
+
+
+@bp.get("/disclosures/campaigns/<int:campaign_id>/kiis/<int:version>.pdf")
+@requires(Permission.READ_DISCLOSURES)
+def disclosure_kiis_pdf(campaign_id: int, version: int):
+    return responses.kiis_response(g.api_user, campaign_id, version, "pdf")
+
+
+@bp.get("/disclosures/campaigns/<int:campaign_id>/kiis/<int:version>.json")
+@requires(Permission.READ_DISCLOSURES)
+def disclosure_kiis_json(campaign_id: int, version: int):
+    return responses.kiis_response(g.api_user, campaign_id, version, "json")
+
+
+@bp.get("/disclosures/reports/<year>")
+@requires(Permission.READ_DISCLOSURES)
+def disclosure_report(year: str):
+    fmt = responses.output_format(("json", "csv"))
+    data = responses.report(g.api_user, year)
+    return responses.report_csv_response(data) if fmt == "csv" else data
+
+
+@bp.get("/disclosures/exports/pledges.csv")
+@requires(Permission.READ_DISCLOSURES)
+def disclosure_pledges_export():
+    return responses.pledges_export_response(g.api_user)
+
+
+@bp.get("/disclosures/audit-log")
+@requires(Permission.READ_DISCLOSURES)
+def disclosure_audit_log():
+    fmt = responses.output_format(("json", "csv"))
+    rng = exports.parse_range(request.args, required=False, max_days=None)
+    if fmt == "csv":
+        return responses.audit_log_csv_response(g.api_user, rng)
+    page, per_page = page_args(request.args, default_per_page=50)
+    responses.record(g.api_user, subject_type="audit_log")
+    pagination = paginate(services.audit_log_query(rng), page, per_page)
+    return {"items": [services.entry_dict(e) for e in pagination.items], "page": pagination.page,
+            "per_page": pagination.per_page, "total": pagination.total}

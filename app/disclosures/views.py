@@ -1,0 +1,91 @@
+"""Disclosure pages for regulators and the operator, and the public transparency page.
+
+The URL surface (one blueprint, registered without a prefix):
+
+- ``/transparency`` — anyone: the platform's figures and projected impact;
+- ``/disclosures/`` — regulator, operator: the index of what can be downloaded;
+- ``/disclosures/campaigns/<id>`` and ``…/kiis/<version>.<pdf|json>`` — KIIS versions;
+- ``/disclosures/reports/<year>`` (``?format=csv``) — the periodic report;
+- ``/disclosures/exports/pledges.csv?from=&to=`` — the streamed pledge ledger;
+- ``/disclosures/audit-log`` (``?from=&to=&page=``, ``?format=csv``) — the audit log.
+
+Every ``/disclosures`` page except the index is audited like its API twin.
+"""
+
+from datetime import date
+
+from flask import Blueprint, render_template, request
+
+from app.core.clock import now
+from app.core.errors import ValidationFailed
+from app.core.pagination import page_args, paginate
+from app.core.permissions import Permission, current_actor, requires
+from app.disclosures import exports, reports, responses, services
+
+bp = Blueprint("disclosures", __name__)
+
+
+@bp.get("/transparency")
+def transparency():
+    return render_template("disclosures/transparency.html", figures=reports.transparency(now=now()))
+
+
+def _index(errors: dict[str, list[str]] | None = None, status: int = 200):
+    today = now().date()
+    years = list(range(today.year, reports.FIRST_YEAR - 1, -1))
+    return render_template(
+        "disclosures/index.html", campaigns=services.campaigns_with_kiis(), years=years, errors=errors or {},
+        export_from=request.args.get("from") or date(today.year, 1, 1).isoformat(),
+        export_to=request.args.get("to") or today.isoformat(), max_days=exports.MAX_RANGE_DAYS,
+    ), status
+
+
+@bp.get("/disclosures/")
+@requires(Permission.READ_DISCLOSURES)
+def index():
+    return _index()
+
+
+@bp.get("/disclosures/campaigns/<int:campaign_id>")
+@requires(Permission.READ_DISCLOSURES)
+def campaign_kiis(campaign_id: int):
+    campaign, versions = responses.kiis_listing(current_actor(), campaign_id)
+    return render_template("disclosures/campaign.html", campaign=campaign, versions=versions)
+
+
+@bp.get("/disclosures/campaigns/<int:campaign_id>/kiis/<int:version>.<fmt>")
+@requires(Permission.READ_DISCLOSURES)
+def kiis_document(campaign_id: int, version: int, fmt: str):
+    return responses.kiis_response(current_actor(), campaign_id, version, fmt)
+
+
+@bp.get("/disclosures/reports/<year>")
+@requires(Permission.READ_DISCLOSURES)
+def report(year: str):
+    fmt = responses.output_format(("html", "csv"))
+    data = responses.report(current_actor(), year)
+    if fmt == "csv":
+        return responses.report_csv_response(data)
+    return render_template("disclosures/report.html", report=data, risk_classes=reports.RISK_CLASSES)
+
+
+@bp.get("/disclosures/exports/pledges.csv")
+@requires(Permission.READ_DISCLOSURES)
+def pledges_export():
+    try:
+        return responses.pledges_export_response(current_actor())
+    except ValidationFailed as exc:
+        return _index(exc.errors, 422)
+
+
+@bp.get("/disclosures/audit-log")
+@requires(Permission.READ_DISCLOSURES)
+def audit_log():
+    fmt = responses.output_format(("html", "csv"))
+    rng = exports.parse_range(request.args, required=False, max_days=None)
+    if fmt == "csv":
+        return responses.audit_log_csv_response(current_actor(), rng)
+    page, per_page = page_args(request.args, default_per_page=50)
+    responses.record(current_actor(), subject_type="audit_log")
+    pagination = paginate(services.audit_log_query(rng), page, per_page)
+    return render_template("disclosures/audit_log.html", pagination=pagination, rng=rng)
