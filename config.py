@@ -32,6 +32,8 @@ class Config:
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "sandbox")
+    #: Optional SQLite file where the sandbox records money movements across processes.
+    SANDBOX_JOURNAL = os.environ.get("SANDBOX_JOURNAL")
     STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY")
     STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY")
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET")

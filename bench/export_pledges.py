@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     url, drop = recreate_database(args.admin_url, args.database)
     try:
         # Migrating and seeding run in a child, so the peak memory measured here is the app's and the export's.
-        subprocess.run([sys.executable, __file__, "--rows", str(args.rows), "--seed-only", url], check=True)  # noqa: S603
+        subprocess.run([sys.executable, __file__, "--rows", str(args.rows), "--seed-only", url], check=True)
         from app import create_app
 
         app = create_app({"SQLALCHEMY_DATABASE_URI": url})

@@ -248,7 +248,7 @@ def start_gunicorn(url: str, port: int, workers: int, secret_key: str) -> subpro
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": secret_key, "GREENROUND_CONFIG": "production",
            "SCHEDULER_ENABLED": "false", "PAYMENT_GATEWAY": "sandbox"}
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    process = subprocess.Popen(  # noqa: S603  (our own venv's gunicorn, fixed arguments)
+    process = subprocess.Popen(
         [str(gunicorn), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--no-control-socket",
          "--log-level", "warning", "wsgi:app"],
         cwd=ROOT, env=env, start_new_session=True)

@@ -426,7 +426,7 @@ def require_localstripe() -> None:
 def start_localstripe(log_path: Path, timeout: float = 20) -> LocalStripe:
     port = free_port()
     with log_path.open("wb") as log:  # the child keeps its own descriptor
-        process = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(port)], stdout=log,  # noqa: S603
+        process = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(port)], stdout=log,
                                    stderr=subprocess.STDOUT)
     server = LocalStripe(f"http://127.0.0.1:{port}", process)
     deadline = time.monotonic() + timeout

@@ -10,7 +10,7 @@ def build_gateway(app: Flask) -> PaymentGateway:
     if name == "sandbox":
         from app.payments.gateways.sandbox import SandboxGateway
 
-        return SandboxGateway()
+        return SandboxGateway(journal_path=app.config.get("SANDBOX_JOURNAL"))
     if name == "stripe":
         from app.payments.gateways.stripe import StripeGateway
 

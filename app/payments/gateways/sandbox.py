@@ -9,7 +9,9 @@ this memory, is the record of what was paid.
 """
 
 import hashlib
+import sqlite3
 import threading
+from contextlib import closing
 from dataclasses import dataclass, field
 
 from app.payments.gateways.base import ChargeResult, GatewayEvent, InvalidWebhook, PaymentGateway, TransferResult
@@ -64,12 +66,39 @@ class _State:
     accounts: dict[str, str] = field(default_factory=dict)
 
 
+class Journal:
+    """An optional record of money movements shared by every process (a SQLite file).
+
+    A real gateway remembers idempotency keys across all our processes; the in-memory
+    sandbox cannot. With ``SANDBOX_JOURNAL`` set, each movement is recorded once by its
+    key, so several ``flask jobs run-due`` processes see one gateway, and tests can count
+    what was really moved (``movements``) and what was asked (``attempts``).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        with closing(self._connect()) as db:
+            db.execute("CREATE TABLE IF NOT EXISTS movements (key TEXT PRIMARY KEY, op TEXT, amount INTEGER)")
+            db.execute("CREATE TABLE IF NOT EXISTS attempts (op TEXT, key TEXT)")
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=60, isolation_level=None)
+
+    def record(self, op: str, key: str, amount: int) -> bool:
+        """Record an attempt; True if this call made the movement, False if it was made before."""
+        with closing(self._connect()) as db:
+            db.execute("INSERT INTO attempts VALUES (?, ?)", (op, key))
+            made = db.execute("INSERT OR IGNORE INTO movements VALUES (?, ?, ?)", (key, op, amount)).rowcount
+        return made == 1
+
+
 class SandboxGateway(PaymentGateway):
     name = "sandbox"
 
-    def __init__(self) -> None:
+    def __init__(self, journal_path: str | None = None) -> None:
         self._lock = threading.Lock()
         self._state = _State()
+        self.journal = Journal(journal_path) if journal_path else None
         #: Money movements really made (replays of a key are not counted).
         self.charges_made = 0
         self.refunds_made = 0
@@ -167,7 +196,8 @@ class SandboxGateway(PaymentGateway):
             else:
                 result = TransferResult("succeeded", f"re_sbx_{_digest(idempotency_key)}")
                 self._state.refunded[charge_reference] = already + amount
-                self.refunds_made += 1
+                if self.journal is None or self.journal.record("refund", idempotency_key, amount):
+                    self.refunds_made += 1
             self._state.refunds[idempotency_key] = result
             return result
 
@@ -183,7 +213,8 @@ class SandboxGateway(PaymentGateway):
                                         "A payout needs a destination and a positive amount.")
             else:
                 result = TransferResult("succeeded", f"tr_sbx_{_digest(idempotency_key)}")
-                self.payouts_made += 1
+                if self.journal is None or self.journal.record("payout", idempotency_key, amount):
+                    self.payouts_made += 1
             self._state.payouts[idempotency_key] = result
             return result
 
