@@ -103,6 +103,7 @@ def register_blueprints(app: Flask) -> None:
     from app.main.views import bp as main_bp
     from app.payments.views import bp as payments_bp
     from app.payments.webhooks import bp as payments_webhooks_bp
+    from app.portfolios.views import bp as portfolios_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
@@ -110,6 +111,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(investors_bp, url_prefix="/investors")
     app.register_blueprint(payments_bp, url_prefix="/payments")
     app.register_blueprint(payments_webhooks_bp)
+    app.register_blueprint(portfolios_bp, url_prefix="/portfolio")
     app.register_blueprint(api_bp)
     app.register_blueprint(disclosures_bp)
 

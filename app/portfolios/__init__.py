@@ -1,0 +1,1 @@
+"""Portfolios: holdings, cash flows, XIRR, allocation, impact, charts and exports."""
