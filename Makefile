@@ -24,7 +24,7 @@ install: $(VENV)/.installed
 dev: $(VENV)/.dev-installed
 
 translations: install
-	$(BIN)/pybabel compile -q -d app/translations
+	$(BIN)/pybabel compile -d app/translations
 
 ## make run: install, migrate, load the demo, serve on http://127.0.0.1:5000 (SQLite, sandbox gateway)
 run: install translations

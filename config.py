@@ -83,6 +83,8 @@ class Config:
 
 
 class DevelopmentConfig(Config):
+    #: ``flask serve`` starts a local SMTP sink that prints every e-mail.
+    MAIL_DEV_SINK = _bool("MAIL_DEV_SINK", True)
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
 
 

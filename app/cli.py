@@ -82,12 +82,33 @@ def serve_command(host: str, port: int) -> None:
     from flask import current_app
 
     app = current_app._get_current_object()
+    if app.config.get("MAIL_DEV_SINK"):
+        _start_mail_sink(app)
     if app.config["SCHEDULER_ENABLED"]:
         from app.jobs.scheduler import build_scheduler
 
         build_scheduler(app, blocking=False).start()
         click.echo("In-process scheduler started (SCHEDULER_ENABLED=true).")
     app.run(host=host, port=port, use_reloader=False, threaded=True)
+
+
+def _start_mail_sink(app: Flask) -> None:
+    """A local SMTP server that prints the outbox, so development needs no mail setup."""
+    from aiosmtpd.controller import Controller
+
+    class Printer:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook)
+            text = envelope.content.decode("utf-8", "replace")
+            subject = next((line for line in text.splitlines() if line.startswith("Subject:")), "Subject: ?")
+            click.echo(f"[mail] to {', '.join(envelope.rcpt_tos)}: {subject[9:]}")
+            return "250 OK"
+
+    try:
+        Controller(Printer(), hostname=app.config["MAIL_SERVER"], port=app.config["MAIL_PORT"]).start()
+    except OSError as exc:
+        click.echo(f"Mail sink not started ({exc}); the outbox keeps messages until a server answers.")
+    else:
+        click.echo(f"Development mail sink on {app.config['MAIL_SERVER']}:{app.config['MAIL_PORT']}.")
 
 
 def register(app: Flask) -> None:

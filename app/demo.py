@@ -3,10 +3,12 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 
 from app.accounts.models import User
 from app.accounts.services import create_user, find_by_email
+from app.campaigns import services as campaigns
 from app.campaigns.models import Campaign, CampaignSdg
 from app.core.permissions import Role
 from app.extensions import db
@@ -22,6 +24,9 @@ DEMO_USERS = [
     ("riga@demo.greenround.eu", "Rīgas Saules Enerģija SIA", "LV", [Role.OWNER]),
     ("ports@demo.greenround.eu", "Baltic Port Power sp. z o.o.", "PL", [Role.OWNER]),
     ("symbiosis@demo.greenround.eu", "Kalundborg Heat ApS", "DK", [Role.OWNER]),
+    ("citizen.maarja@demo.greenround.eu", "Maarja Kask", "EE", [Role.INVESTOR]),
+    ("citizen.janis@demo.greenround.eu", "Jānis Bērziņš", "LV", [Role.INVESTOR]),
+    ("citizen.aino@demo.greenround.eu", "Aino Laine", "FI", [Role.INVESTOR]),
     ("fund@demo.greenround.eu", "Mikko Virtanen (Itämeri Green Fund)", "FI", [Role.FUND_MANAGER]),
     ("operator@demo.greenround.eu", "Platform Operator", "EE", [Role.OPERATOR]),
     ("regulator@demo.greenround.eu", "Finantsinspektsioon Reviewer", "EE", [Role.REGULATOR]),
@@ -46,6 +51,7 @@ DEMO_CAMPAIGNS = [
     ("riga", "Solar roof on the Riga Central Market pavilions", "A 900 kWp rooftop solar plant on the historic market pavilions.", "renewable_energy", "LV", "Riga", "EUR", 700, 84, "annuity", 750_000, "live", 45, [7, 9, 11], 420, 810, 18, "C"),
     ("ports", "Shore power for the port of Gdańsk ferry quay", "Grid connection lets ferries switch off their diesel generators at berth.", "clean_shipping", "PL", "Gdańsk", "EUR", 800, 72, "bullet", 1_200_000, "approved", 60, [7, 13, 14], 3100, 0, 0, "C"),
     ("ports", "Electric harbour tug for Klaipėda", "A battery-electric tug for the port of Klaipėda, charged from wind power.", "clean_shipping", "LT", "Klaipėda", "EUR", 850, 60, "annuity", 900_000, "successful", -20, [9, 13, 14], 1500, 0, 104, "C"),
+    ("owner", "Heat pump pilot for a Helsinki sauna", "Closes two minutes after the demo is loaded: watch the scheduler close it.", "renewable_energy", "FI", "Helsinki", "EUR", 500, 24, "annuity", 20_000, "live", 0, [7, 13], 30, 120, 100, "A"),
     ("owner", "Biogas from Tartu food waste", "Anaerobic digestion of municipal food waste into biomethane for city buses.", "circular_economy", "EE", "Tartu", "EUR", 900, 48, "annuity", 400_000, "failed", -10, [7, 11, 12], 950, 2200, 41, "D"),
     ("symbiosis", "Industrial symbiosis at Kalundborg", "Waste heat from a refinery warms 3,000 homes through a new exchanger.", "industrial_symbiosis", "DK", "Kalundborg", "EUR", 600, 96, "annuity", 1_500_000, "repaying", -200, [9, 12, 13], 5200, 14000, 100, "A"),
     ("symbiosis", "Community wind turbine on Saaremaa", "One 4 MW turbine owned with the island's residents.", "renewable_energy", "EE", "Kuressaare", "EUR", 750, 120, "annuity", 2_000_000, "submitted", 50, [7, 13], 6000, 11000, 0, None),
@@ -63,52 +69,161 @@ def _ensure_user(email: str, name: str, country: str, roles: list[Role], now: da
 
 
 def seed(now: datetime) -> SeedReport:
-    """Create whatever of the demo is missing. Campaigns are matched by title."""
+    """Create whatever of the demo is missing. Campaigns are matched by title.
+
+    Money is never invented: pledges of live rounds go through the pledge service and the
+    sandbox gateway; rounds that closed in the past are replayed in time order through
+    the same sweeps the scheduler runs (close, refund, pay out, instalments due) with
+    the owner paying each instalment, so the ledger, portfolios and reports agree.
+    """
     report = SeedReport()
-    owners: dict[str, User] = {}
+    users: dict[str, User] = {}
     for email, name, country, roles in DEMO_USERS:
         user = _ensure_user(email, name, country, roles, now)
-        owners[email.split("@")[0]] = user
+        users[email.split("@")[0]] = user
         report.accounts.append((email, DEMO_PASSWORD, ", ".join(r.value for r in roles)))
+    report.investor_steps = seed_investors(users, now=now)
+    for key in ("citizen.maarja", "citizen.janis", "citizen.aino"):
+        report.investor_steps += _make_ready(users[key], users["operator"], now)
     existing = set(db.session.scalars(select(Campaign.title)))
+    created: list[tuple[Campaign, int]] = []
     for (owner_key, title, summary, category, country, location, currency, rate, term, repayment,
          target_major, status, close_days, sdgs, co2, mwh, raised_pct, risk) in DEMO_CAMPAIGNS:
         if title in existing:
             report.campaigns_existing += 1
             continue
         target = target_major * 100
-        closes_at = (now + timedelta(days=close_days)).replace(hour=18, minute=0, second=0, microsecond=0)
-        raised = target * raised_pct // 100
+        if close_days == 0:
+            closes_at = now.replace(second=0, microsecond=0) + timedelta(minutes=2)
+        else:
+            closes_at = (now + timedelta(days=close_days)).replace(hour=18, minute=0, second=0, microsecond=0)
+        public = status not in ("draft", "submitted")
         campaign = Campaign(
-            owner_id=owners[owner_key].id,
-            title=title,
-            summary=summary,
+            owner_id=users[owner_key].id, title=title, summary=summary,
             description=summary + " Savings on energy bills repay the loan; measured savings are published quarterly.",
-            category=category,
-            country=country,
-            location=location,
-            currency=currency,
-            instrument_type="donation" if rate == 0 else "loan",
-            interest_rate_bps=rate or None,
-            term_months=term,
-            repayment=repayment,
-            target_amount=target,
-            max_amount=target * 5 // 4,
-            min_pledge=10_000 if currency == "RUB" else 5_000,
-            raised_amount=min(raised, target * 5 // 4),
-            backers_count=raised // (50_000 if currency == "EUR" else 2_000_000) if raised else 0,
-            opens_at=None if status in ("draft", "submitted") else now - timedelta(days=30),
-            closes_at=closes_at,
-            status=status,
-            risk_class=risk,
-            co2_tonnes_per_year=co2,
-            energy_mwh_per_year=mwh,
-            created_at=now - timedelta(days=40),
-            updated_at=now,
+            category=category, country=country, location=location, currency=currency,
+            instrument_type="donation" if rate == 0 else "loan", interest_rate_bps=rate or None,
+            term_months=term, repayment=repayment, target_amount=target, max_amount=target * 5 // 4,
+            min_pledge=10_000 if currency == "RUB" else 5_000, raised_amount=0, backers_count=0, reserved_amount=0,
+            opens_at=(closes_at - timedelta(days=45) if close_days < 0 else now - timedelta(days=30))
+            if public else None,
+            closes_at=closes_at, status="live" if public and status != "approved" else status,
+            risk_class=risk, co2_tonnes_per_year=co2, energy_mwh_per_year=mwh,
+            created_at=now - timedelta(days=40 - min(close_days, 0)), updated_at=now,
+            submitted_at=now - timedelta(days=2) if status == "submitted" else None,
             sdg_links=[CampaignSdg(sdg=s) for s in sdgs],
         )
+        if status == "approved":
+            campaign.opens_at = now + timedelta(days=3)
         db.session.add(campaign)
+        db.session.flush()
+        if public:
+            campaigns.freeze_kiis(campaign, now=campaign.opens_at or now, fee_bps=current_app.config["PLATFORM_FEE_BPS"])
+        created.append((campaign, raised_pct))
         report.campaigns_created += 1
     db.session.flush()
-    report.investor_steps = seed_investors(owners, now=now)
+    backers = [users["investor"], users["citizen.maarja"], users["citizen.janis"], users["citizen.aino"],
+               users["fund"]]
+    for campaign, raised_pct in created:
+        if campaign.status != "live" or not raised_pct:
+            continue
+        if campaign.closes_at > now:
+            _pledge_now(campaign, backers, raised_pct, now)
+        else:
+            _pledge_in_the_past(campaign, backers, raised_pct)
+    db.session.flush()
+    _replay_history(now)
     return report
+
+
+def _make_ready(user: User, operator: User, now: datetime) -> list[str]:
+    """A demo citizen who may invest: profile, verified identity, passed test, simulation."""
+    from app.investors import services as investors
+    from app.investors.models import IdentityStatus
+
+    j = investors.current_jurisdiction()
+    if investors.get_profile(user) is not None:
+        return []
+    investors.save_profile(user, {
+        "legal_name": user.name, "address": "Demo street 1", "country": user.country, "currency": j.currency,
+        "annual_income": 55_000_00, "liquid_assets": 60_000_00, "annual_commitments": 12_000_00,
+    }, now=now, jurisdiction=j)
+    if investors.get_profile(user).identity_status != IdentityStatus.VERIFIED.value:
+        investors.decide_identity(user.id, {"status": "verified"}, actor=operator, now=now)
+    answers = {q.id: q.correct_option_id for q in investors.question_bank()}
+    investors.submit_knowledge_test(user, {"answers": answers}, now=now, jurisdiction=j)
+    investors.acknowledge_simulation(user, {"acknowledge": True}, now=now, jurisdiction=j)
+    return [f"{user.email} ready to invest"]
+
+
+def _shares(total: int, parts: int, minimum: int) -> list[int]:
+    """Split ``total`` into ``parts`` uneven but whole-euro pledges of at least ``minimum``."""
+    weights = [5, 3, 2, 4, 6][:parts]
+    from app.core.money import allocate
+
+    amounts = [max(minimum, a - a % 100) for a in allocate(total, weights)]
+    return [a for a in amounts if a > 0]
+
+
+def _pledge_now(campaign: Campaign, backers: list[User], raised_pct: int, now: datetime) -> None:
+    """Pledges on a live round through the real pledge service (limits, sandbox card)."""
+    from app.core.errors import DomainError
+    from app.payments.services import create_pledge
+
+    goal = min(campaign.target_amount * raised_pct // 100, campaign.max_amount)
+    eligible = backers if campaign.currency == "EUR" else backers[-1:]  # retail pledges only in EUR here
+    for investor, amount in zip(eligible, _shares(goal, len(eligible), campaign.min_pledge), strict=False):
+        try:
+            create_pledge(investor, campaign.id, {"amount": amount, "payment_method": "pm_card_visa",
+                                                  "acknowledge_risk": True}, now=now)
+        except DomainError:
+            db.session.rollback()  # a limit said no: a real investor would pledge less; the demo skips
+
+
+def _pledge_in_the_past(campaign: Campaign, backers: list[User], raised_pct: int) -> None:
+    """Paid pledges of a round that closed before the demo began (the service checks today's
+    readiness, so history is written as the service would have written it then)."""
+    from app.investors.services import fund_for
+    from app.payments import ledger
+    from app.payments.models import Pledge
+
+    goal = min(campaign.target_amount * raised_pct // 100, campaign.max_amount)
+    eligible = backers if campaign.currency == "EUR" else backers[-1:]
+    for index, (investor, amount) in enumerate(
+            zip(eligible, _shares(goal, len(eligible), campaign.min_pledge), strict=False)):
+        when = campaign.opens_at + timedelta(days=3 + 7 * index)
+        fund = fund_for(investor)
+        pledge = Pledge(campaign_id=campaign.id, investor_id=investor.id, fund_id=fund.id if fund else None,
+                        amount=amount, currency=campaign.currency, status="paid", payment_method="pm_card_visa",
+                        created_at=when, paid_at=when,
+                        reflection_ends_at=None if fund else when + timedelta(days=4),
+                        gateway_reference=f"pi_sbx_v_demo{campaign.id:05d}{index:04d}{amount % 10**7:07d}",
+                        kiis_version=campaign.current_kiis_version)
+        db.session.add(pledge)
+        db.session.flush()
+        ledger.post_pledge_paid(pledge, now=when)
+        campaign.raised_amount += amount
+        campaign.backers_count += 1
+
+
+def _replay_history(now: datetime) -> None:
+    """Run the sweeps at each past closing time, then let owners pay every instalment due."""
+    from app.jobs.registry import run_due
+    from app.loans import services as loans
+    from app.loans.models import Instalment, InstalmentStatus
+
+    closings = sorted({c.closes_at for c in db.session.scalars(select(Campaign).where(
+        Campaign.status == "live", Campaign.closes_at <= now))})
+    while True:
+        # the next event in time: a round closing, or an instalment falling due
+        instalment = db.session.scalar(select(Instalment).where(
+            Instalment.status != InstalmentStatus.PAID, Instalment.due_at <= now - timedelta(days=2))
+            .order_by(Instalment.due_at, Instalment.id))
+        if closings and (instalment is None or closings[0] <= instalment.due_at):
+            run_due(closings.pop(0) + timedelta(days=1), skip={"send e-mail"})
+            continue
+        if instalment is None:
+            break
+        run_due(instalment.due_at + timedelta(hours=1), skip={"send e-mail"})
+        loans.pay_instalment(instalment, payment_method="pm_card_visa", now=instalment.due_at + timedelta(days=1))
+        db.session.commit()

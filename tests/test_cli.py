@@ -41,17 +41,36 @@ def test_demo_seed_is_idempotent_and_prints_credentials(runner, client):
     first = runner.invoke(args=["demo", "seed"])
     assert first.exit_code == 0, first.output
     assert "operator@demo.greenround.eu" in first.output and "greenround-demo" in first.output
-    assert "12 created" in first.output
+    assert "13 created" in first.output
     users = db.session.scalar(select(func.count()).select_from(User))
     second = runner.invoke(args=["demo", "seed"])
-    assert "0 created, 12 already there" in second.output
+    assert "0 created, 13 already there" in second.output
     assert db.session.scalar(select(func.count()).select_from(User)) == users
     currencies = set(db.session.scalars(select(Campaign.currency)))
     statuses = set(db.session.scalars(select(Campaign.status)))
     assert currencies == {"EUR", "RUB"}
-    assert {"live", "successful", "failed", "draft", "submitted"} <= statuses
+    assert {"live", "approved", "repaying", "failed", "draft", "submitted"} <= statuses
     home = client.get("/").get_data(as_text=True)
     assert "LED street lighting for Vasileostrovsky district" in home
     assert "Community wind turbine on Saaremaa" not in home  # submitted, not public yet
     for role in ("investor", "owner", "fund_manager", "operator", "regulator"):
         assert role in first.output
+
+
+def test_demo_money_is_real_and_balances(runner, api_token):
+    from app.demo import DEMO_PASSWORD
+    from app.loans.models import InstalmentShare
+    from app.payments.models import Pledge
+    from tests.payments.conftest import assert_ledger_invariants
+
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    db.session.expire_all()
+    assert_ledger_invariants()
+    statuses = set(db.session.scalars(select(Pledge.status)))
+    assert {"paid", "settled", "refunded"} <= statuses
+    assert db.session.scalar(select(func.count()).select_from(InstalmentShare)) > 0
+    for email in ("investor@demo.greenround.eu", "fund@demo.greenround.eu"):
+        headers = api_token(email, DEMO_PASSWORD)
+        portfolio = runner.app.test_client().get("/api/v1/portfolio", headers=headers).get_json()
+        assert portfolio["holdings"], email
+        assert portfolio["received"], email

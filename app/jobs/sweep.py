@@ -80,5 +80,6 @@ def sweep(
             result.done += 1
             if progress:
                 progress(1)
-    log.info(result.line())
+    if result.done or result.failed or result.skipped:
+        log.info(result.line())
     return result
