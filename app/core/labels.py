@@ -17,6 +17,15 @@ LABELS = {
     "donation": _l("Donation"),
     "annuity": _l("annuity (equal monthly instalments)"),
     "bullet": _l("bullet (principal repaid at the end)"),
+    "energy_efficiency": _l("Energy efficiency"),
+    "renewable_energy": _l("Renewable energy"),
+    "clean_transport": _l("Clean transport"),
+    "clean_shipping": _l("Clean shipping"),
+    "water": _l("Water"),
+    "circular_economy": _l("Circular economy"),
+    "industrial_symbiosis": _l("Industrial symbiosis"),
+    "sustainable_agriculture": _l("Sustainable agriculture"),
+    "biotech": _l("Biotech"),
 }
 
 

@@ -3,19 +3,12 @@
 import pycountry
 from flask_babel import lazy_gettext as _l
 
-from app.core.labels import label
+from app.core.labels import LABELS, label
 
-CATEGORY_LABELS = {
-    "energy_efficiency": _l("Energy efficiency"),
-    "renewable_energy": _l("Renewable energy"),
-    "clean_transport": _l("Clean transport"),
-    "clean_shipping": _l("Clean shipping"),
-    "water": _l("Water"),
-    "circular_economy": _l("Circular economy"),
-    "industrial_symbiosis": _l("Industrial symbiosis"),
-    "sustainable_agriculture": _l("Sustainable agriculture"),
-    "biotech": _l("Biotech"),
-}
+#: Category names are the campaigns' labels (one translation for the whole site).
+CATEGORY_LABELS = {key: LABELS[key] for key in (
+    "energy_efficiency", "renewable_energy", "clean_transport", "clean_shipping", "water", "circular_economy",
+    "industrial_symbiosis", "sustainable_agriculture", "biotech")}
 
 DIMENSION_LABELS = {
     "by_category": _l("By category"),
