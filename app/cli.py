@@ -1,8 +1,12 @@
 """Command-line groups: ``flask users …`` and ``flask demo …``."""
 
+from email import message_from_bytes
+from email.policy import default as default_policy
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from werkzeug.serving import run_simple
 
 from app.core.clock import now
 from app.core.errors import DomainError
@@ -89,7 +93,8 @@ def serve_command(host: str, port: int) -> None:
 
         build_scheduler(app, blocking=False).start()
         click.echo("In-process scheduler started (SCHEDULER_ENABLED=true).")
-    app.run(host=host, port=port, use_reloader=False, threaded=True)
+    # app.run() is refused inside a flask command; the reloader would start a second scheduler.
+    run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 def _start_mail_sink(app: Flask) -> None:
@@ -98,9 +103,8 @@ def _start_mail_sink(app: Flask) -> None:
 
     class Printer:
         async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook)
-            text = envelope.content.decode("utf-8", "replace")
-            subject = next((line for line in text.splitlines() if line.startswith("Subject:")), "Subject: ?")
-            click.echo(f"[mail] to {', '.join(envelope.rcpt_tos)}: {subject[9:]}")
+            message = message_from_bytes(envelope.content, policy=default_policy)
+            click.echo(f"[mail] to {', '.join(envelope.rcpt_tos)}: {message['Subject']}")
             return "250 OK"
 
     try:
