@@ -100,10 +100,12 @@ def register_blueprints(app: Flask) -> None:
     from app.campaigns.views import bp as campaigns_bp
     from app.disclosures.views import bp as disclosures_bp
     from app.investors.views import bp as investors_bp
+    from app.loans.views import bp as loans_bp
     from app.main.views import bp as main_bp
     from app.payments.views import bp as payments_bp
     from app.payments.webhooks import bp as payments_webhooks_bp
     from app.portfolios.views import bp as portfolios_bp
+    from app.settlement.views import bp as settlement_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
@@ -111,6 +113,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(investors_bp, url_prefix="/investors")
     app.register_blueprint(payments_bp, url_prefix="/payments")
     app.register_blueprint(payments_webhooks_bp)
+    app.register_blueprint(loans_bp, url_prefix="/loans")
+    app.register_blueprint(settlement_bp, url_prefix="/settlement")
     app.register_blueprint(portfolios_bp, url_prefix="/portfolio")
     app.register_blueprint(api_bp)
     app.register_blueprint(disclosures_bp)

@@ -57,8 +57,10 @@ def detail(campaign_id: int):
     actor = current_actor()
     is_owner = actor is not None and actor.id == campaign.owner_id
     operator = actor is not None and "operator" in actor.role_names
+    owner_money = _owner_money(campaign) if is_owner and campaign.status not in ("draft", "submitted") else None
     return render_template(
         "campaigns/detail.html",
+        owner_money=owner_money,
         campaign=campaign,
         days_left=max(0, (campaign.closes_at - now()).days),
         updates=services.updates(campaign),
@@ -73,6 +75,22 @@ def detail(campaign_id: int):
         reject_form=RejectForm(),
         cancel_form=CancelForm(),
     )
+
+
+def _owner_money(campaign):
+    """Pledges received (amounts only), the payout and the repayment schedule, for the owner."""
+    from app.loans.services import loan_for
+    from app.loans.views import PayInstalmentForm
+    from app.payments.services import campaign_pledges
+    from app.settlement.services import payout_account, payout_for
+
+    return {
+        "pledges": [p for p in campaign_pledges(campaign.id) if p.status != "failed"],
+        "payout": payout_for(campaign.id),
+        "account": payout_account(campaign.owner_id),
+        "loan": loan_for(campaign.id),
+        "pay_form": PayInstalmentForm().set_choices(),
+    }
 
 
 @bp.get("/mine")

@@ -158,3 +158,11 @@ def connect_payout_account(owner: Any, *, now: datetime) -> PayoutAccount:
 def awaiting_bank_transfer() -> list[Payout]:
     return list(db.session.scalars(select(Payout).where(
         Payout.status == PayoutStatus.AWAITING_BANK_TRANSFER).order_by(Payout.created_at)))
+
+
+def payout_for(campaign_id: int) -> Payout | None:
+    return db.session.scalar(select(Payout).where(Payout.campaign_id == campaign_id))
+
+
+def payout_account(user_id: int) -> PayoutAccount | None:
+    return db.session.scalar(select(PayoutAccount).where(PayoutAccount.user_id == user_id))

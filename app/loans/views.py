@@ -1,0 +1,46 @@
+"""The owner pays an instalment; the campaign page shows the schedule."""
+
+from flask import Blueprint, flash, redirect, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectChoice, SelectField
+
+from app.core.clock import now
+from app.core.errors import DomainError
+from app.core.permissions import Permission, current_actor, requires
+from app.extensions import db
+from app.loans import services
+from app.payments.gateways import gateway
+
+bp = Blueprint("loans", __name__)
+
+
+class PayInstalmentForm(FlaskForm):
+    payment_method = SelectField(_l("Pay with"), validate_choice=False)
+
+    def set_choices(self) -> "PayInstalmentForm":
+        choices = getattr(gateway(), "payment_method_choices", lambda: [])()
+        self.payment_method.choices = [SelectChoice(value, label) for value, label in choices]
+        return self
+
+
+@bp.post("/instalments/<int:instalment_id>/pay")
+@requires(Permission.CREATE_CAMPAIGN)
+def pay(instalment_id: int):
+    instalment = services.owner_instalment(instalment_id, current_actor())
+    campaign_id = instalment.loan.campaign_id
+    form = PayInstalmentForm().set_choices()
+    if not form.validate_on_submit() or not form.payment_method.data:
+        flash(_("Choose how to pay."), "error")
+    else:
+        try:
+            services.pay_instalment(instalment, payment_method=form.payment_method.data, now=now())
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.detail, "error")
+        else:
+            db.session.commit()
+            flash(_("Instalment %(number)s paid and distributed to the investors.", number=instalment.number),
+                  "success")
+    return redirect(url_for("campaigns.detail", campaign_id=campaign_id, _anchor="repayments"))
