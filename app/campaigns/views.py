@@ -1,5 +1,6 @@
 """Campaign pages: public browsing, the owner's drafts, the operator's review."""
 
+import secrets
 from pathlib import Path
 
 from flask import (
@@ -61,6 +62,7 @@ def detail(campaign_id: int):
     return render_template(
         "campaigns/detail.html",
         owner_money=owner_money,
+        new_attempt=lambda: secrets.token_urlsafe(12),
         campaign=campaign,
         days_left=max(0, (campaign.closes_at - now()).days),
         updates=services.updates(campaign),

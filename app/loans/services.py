@@ -10,14 +10,16 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from app.accounts.models import User
 from app.campaigns import services as campaigns
 from app.campaigns.models import Campaign
 from app.campaigns.schedule import instalments as plan_instalments
 from app.core.audit import audit
 from app.core.errors import DomainError, NotFound, StateConflict
-from app.core.money import allocate
+from app.core.money import allocate, format_money
 from app.extensions import db
 from app.loans.models import Instalment, InstalmentShare, InstalmentStatus, Loan, LoanStatus
+from app.notifications.services import enqueue
 from app.payments import ledger
 from app.payments.gateways import gateway
 from app.payments.models import Pledge, PledgeStatus
@@ -60,6 +62,12 @@ def create_loan(campaign: Campaign, principal: int, *, now: datetime) -> Loan:
 def mark_due(instalment: Instalment, *, now: datetime) -> None:
     """The instalment's date has come: the owner is asked to pay."""
     instalment.status = InstalmentStatus.DUE.value
+    campaign = db.session.get(Campaign, instalment.loan.campaign_id)
+    enqueue(db.session.get(User, campaign.owner_id), kind="instalment_due", now=now,
+            dedupe_key=f"instalment-{instalment.id}-due",
+            subject=f"Instalment {instalment.number} due: {campaign.title}",
+            body=f"Instalment {instalment.number} of {format_money(instalment.total, instalment.loan.currency)} "
+                 f"was due on {instalment.due_at:%Y-%m-%d}. Pay it from the campaign page.")
     audit("loan.instalment_due", subject_type="instalments", subject_id=instalment.id,
           details={"loan_id": instalment.loan_id, "amount": instalment.total}, at=now)
 
@@ -95,8 +103,16 @@ def owner_instalment(instalment_id: int, actor: Any) -> Instalment:
     return instalment
 
 
-def pay_instalment(instalment: Instalment, *, payment_method: str, now: datetime) -> Instalment:
-    """Collect a due instalment from the owner through the gateway and distribute it."""
+def pay_instalment(instalment: Instalment, *, payment_method: str, now: datetime,
+                   attempt: str = "1") -> Instalment:
+    """Collect a due instalment from the owner through the gateway and distribute it.
+
+    ``attempt`` names this payment attempt (the form's per-render token): a retried request
+    reuses its key and charges once, while a new attempt after a declined card gets a new
+    key. The row lock makes two attempts at once pay once: the second sees it paid.
+    """
+    db.session.scalars(select(Instalment).where(Instalment.id == instalment.id).with_for_update(of=Instalment)).all()
+    db.session.refresh(instalment)
     if instalment.status == InstalmentStatus.PAID:
         raise StateConflict("This instalment is already paid.")
     if instalment.status == InstalmentStatus.SCHEDULED:
@@ -104,7 +120,8 @@ def pay_instalment(instalment: Instalment, *, payment_method: str, now: datetime
     if instalment.loan.status == LoanStatus.DEFAULTED:
         raise StateConflict("The loan is in default; repayments are handled by the operator.")
     result = gateway().charge(amount=instalment.total, currency=instalment.loan.currency,
-                              payment_method=payment_method, idempotency_key=f"instalment-{instalment.id}-charge",
+                              payment_method=payment_method,
+                              idempotency_key=f"instalment-{instalment.id}-charge-{attempt}",
                               metadata={"instalment_id": str(instalment.id)}, return_url="")
     if result.status != "succeeded":
         raise PaymentDeclined(result.failure_message or "The payment did not go through.")
@@ -143,6 +160,12 @@ def receive(instalment: Instalment, *, now: datetime) -> list[InstalmentShare]:
                 idempotency_key=f"instalment-{instalment.id}-received", campaign_id=loan.campaign_id)
     instalment.status = InstalmentStatus.PAID.value
     instalment.paid_at = now
+    for share in shares:
+        enqueue(db.session.get(User, share.investor_id), kind="instalment_received", now=now,
+                dedupe_key=f"share-{instalment.id}-{share.pledge_id}",
+                subject=f"Repayment received: instalment {instalment.number}",
+                body=f"You received {format_money(share.principal, share.currency)} principal and "
+                     f"{format_money(share.interest, share.currency)} interest.")
     audit("loan.instalment_paid", subject_type="instalments", subject_id=instalment.id,
           details={"loan_id": loan.id, "amount": instalment.total, "holders": len(shares)}, at=now)
     if all(i.status == InstalmentStatus.PAID for i in loan.instalments):

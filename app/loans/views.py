@@ -1,10 +1,12 @@
 """The owner pays an instalment; the campaign page shows the schedule."""
 
+import secrets
+
 from flask import Blueprint, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectField
+from wtforms import HiddenField, SelectChoice, SelectField
 
 from app.core.clock import now
 from app.core.errors import DomainError
@@ -18,6 +20,8 @@ bp = Blueprint("loans", __name__)
 
 class PayInstalmentForm(FlaskForm):
     payment_method = SelectField(_l("Pay with"), validate_choice=False)
+    #: A fresh token per render: a double click pays once, a retry after a decline is a new attempt.
+    attempt = HiddenField(default=lambda: secrets.token_urlsafe(12))
 
     def set_choices(self) -> "PayInstalmentForm":
         choices = getattr(gateway(), "payment_method_choices", lambda: [])()
@@ -35,7 +39,8 @@ def pay(instalment_id: int):
         flash(_("Choose how to pay."), "error")
     else:
         try:
-            services.pay_instalment(instalment, payment_method=form.payment_method.data, now=now())
+            services.pay_instalment(instalment, payment_method=form.payment_method.data, now=now(),
+                                    attempt=(form.attempt.data or "form")[:40])
         except DomainError as exc:
             db.session.rollback()
             flash(exc.detail, "error")

@@ -46,9 +46,19 @@ def test_a_declined_card_leaves_the_instalment_due(client, auth, clock):
     results(first.due_at + timedelta(hours=1))
     auth.login("owner@example.org")
     page = f"/campaigns/{campaign.id}"
-    post_form(client, f"/loans/instalments/{first.id}/pay", {"payment_method": "pm_card_chargeDeclined"}, page=page)
+    post_form(client, f"/loans/instalments/{first.id}/pay",
+              {"payment_method": "pm_card_chargeDeclined", "attempt": "a1"}, page=page)
     assert first.status == "due"
     assert "declined" in client.get(page).get_data(as_text=True)
+    # a new attempt with another card is not answered with the first attempt's decline
+    post_form(client, f"/loans/instalments/{first.id}/pay", {"payment_method": "pm_card_visa", "attempt": "a2"},
+              page=page)
+    assert first.status == "paid"
+    # and the owner was asked to pay, the investor told what arrived
+    from app.notifications.models import OutboxMessage
+
+    kinds = set(db.session.scalars(select(OutboxMessage.kind)))
+    assert {"instalment_due", "instalment_received"} <= kinds
 
 
 def test_nobody_else_can_pay_or_see_an_owners_instalment(client, auth):
