@@ -139,15 +139,19 @@ def default_rates(as_of: datetime) -> dict[str, dict[str, Any]]:
     """Per risk class: loans started in the 36 months before ``as_of`` and how many had defaulted by then."""
     since = _months_before(as_of, DEFAULT_WINDOW_MONTHS)
     defaulted = case((Loan.defaulted_at.is_not(None) & (Loan.defaulted_at < as_of), 1), else_=0)
+    #: In arrears now (an instalment unpaid past the overdue period), not yet defaulted.
+    overdue = case((Loan.status == "overdue", 1), else_=0)
     rows = db.session.execute(
-        select(Campaign.risk_class, func.count(Loan.id), func.coalesce(func.sum(defaulted), 0))
+        select(Campaign.risk_class, func.count(Loan.id), func.coalesce(func.sum(defaulted), 0),
+               func.coalesce(func.sum(overdue), 0))
         .join(Campaign, Campaign.id == Loan.campaign_id)
         .where(Loan.starts_at >= since, Loan.starts_at < as_of)
         .group_by(Campaign.risk_class))
-    found = {risk: (int(loans), int(bad)) for risk, loans, bad in rows}
+    found = {risk: (int(loans), int(bad), int(late)) for risk, loans, bad, late in rows}
     return {
-        risk: {"loans": found.get(risk, (0, 0))[0], "defaulted": found.get(risk, (0, 0))[1],
-               "default_rate_bps": _bps(found.get(risk, (0, 0))[1], found.get(risk, (0, 0))[0])}
+        risk: {"loans": found.get(risk, (0, 0, 0))[0], "defaulted": found.get(risk, (0, 0, 0))[1],
+               "overdue": found.get(risk, (0, 0, 0))[2],
+               "default_rate_bps": _bps(found.get(risk, (0, 0, 0))[1], found.get(risk, (0, 0, 0))[0])}
         for risk in RISK_CLASSES
     }
 
@@ -186,7 +190,7 @@ def report_rows(report: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
             for currency, amount in p[name].items():
                 yield label, name, currency, amount
         for risk, figures in p["default_rate_by_risk_class"].items():
-            for name in ("loans", "defaulted", "default_rate_bps"):
+            for name in ("loans", "defaulted", "overdue", "default_rate_bps"):
                 value = figures[name]
                 yield label, f"default_{name}" if name != "default_rate_bps" else name, risk, \
                     "" if value is None else value

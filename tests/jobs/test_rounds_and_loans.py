@@ -199,3 +199,18 @@ def test_an_unreachable_mail_server_keeps_the_message_queued(app, sandbox):
     assert message.sent_at is None and message.attempts == 1 and "Connection" in message.last_error
     results(NOW + timedelta(days=6, minutes=1))
     assert message.sent_at is not None
+
+
+def test_the_regulators_report_counts_overdue_and_defaulted_loans(sandbox):
+    from app.disclosures.reports import default_rates
+
+    campaign = CampaignFactory(target_amount=1_000_00, max_amount=1_000_00, term_months=6, risk_class="C")
+    pledge(make_ready_investor(classification="sophisticated"), campaign, 1_000_00)
+    results(NOW + timedelta(minutes=1))
+    first = db.session.scalar(select(Loan)).instalments[0]
+    results(first.due_at + timedelta(days=31))
+    assert default_rates(first.due_at + timedelta(days=31))["C"] == {
+        "loans": 1, "defaulted": 0, "overdue": 1, "default_rate_bps": 0}
+    results(first.due_at + timedelta(days=91))
+    later = default_rates(first.due_at + timedelta(days=92))["C"]
+    assert later["defaulted"] == 1 and later["overdue"] == 0 and later["default_rate_bps"] == 10_000
