@@ -6,6 +6,7 @@ from app.api import bp, json_body
 from app.api.openapi import document
 from app.campaigns import services
 from app.campaigns.schemas import (
+    AmendSchema,
     ApproveSchema,
     CampaignInputSchema,
     CampaignSchema,
@@ -31,6 +32,10 @@ document("/campaigns/{campaign_id}/reject", "post", "Send back to draft with a r
          request=RejectSchema, response=CampaignSchema)
 document("/campaigns/{campaign_id}/cancel", "post", "Cancel an approved or live round (operator)",
          response=CampaignSchema)
+
+document("/campaigns/{campaign_id}/amend", "post",
+         "Change an approved or live offer's terms; freezes the next KIIS version (operator)",
+         request=AmendSchema, response=CampaignSchema)
 
 _dump = CampaignSchema().dump
 
@@ -99,5 +104,14 @@ def cancel_campaign(campaign_id: int):
     body = request.get_json(silent=True)
     reason = str(body.get("reason", ""))[:500] if isinstance(body, dict) else ""
     services.cancel(campaign, g.api_user, now=now(), reason=reason)
+    db.session.commit()
+    return _dump(campaign)
+
+
+@bp.post("/campaigns/<int:campaign_id>/amend")
+@requires(Permission.REVIEW_CAMPAIGNS)
+def amend_campaign(campaign_id: int):
+    campaign = services.get_visible(campaign_id, g.api_user)
+    services.amend_terms(campaign, g.api_user, json_body(), now=now(), fee_bps=current_app.config["PLATFORM_FEE_BPS"])
     db.session.commit()
     return _dump(campaign)

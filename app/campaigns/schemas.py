@@ -193,3 +193,13 @@ class CampaignFilterSchema(Schema):
     sort = fields.String(load_default="closing", validate=validate.OneOf(["closing", "newest", "funded"]))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+
+
+class AmendSchema(Schema):
+    """What the operator may change on an approved or live offer; each change freezes a new KIIS."""
+
+    closes_at = fields.AwareDateTime(load_default=None)
+    max_amount = _amount(load_default=None)
+    summary = fields.String(load_default=None, validate=validate.Length(10, 500))
+    description = fields.String(load_default=None, validate=validate.Length(10, 20_000))
+    reason = fields.String(required=True, validate=validate.Length(5, 500))

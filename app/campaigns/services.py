@@ -25,6 +25,7 @@ from app.campaigns.models import (
     KiisVersion,
 )
 from app.campaigns.schemas import (
+    AmendSchema,
     ApproveSchema,
     CampaignFilterSchema,
     CampaignInputSchema,
@@ -452,3 +453,39 @@ def complete(campaign: Campaign, *, now: datetime) -> Campaign:
 def mark_defaulted(campaign: Campaign, *, now: datetime) -> Campaign:
     _transition(campaign, Event.DEFAULT, None, now)
     return campaign
+
+
+def amend_terms(campaign: Campaign, actor: Any, data: Any, *, now: datetime, fee_bps: int) -> KiisVersion:
+    """Change the terms of an approved or live offer and freeze the next KIIS version.
+
+    Earlier versions stay downloadable; pledges record the version they were made on.
+    """
+    if not can(actor, Permission.REVIEW_CAMPAIGNS):
+        raise NotAllowed("Only the platform operator amends an offer.")
+    if campaign.status not in (CampaignStatus.APPROVED, CampaignStatus.LIVE):
+        raise StateConflict(f"A campaign that is {campaign.status} cannot be amended.",
+                            {"status": [f"not allowed from {campaign.status}"]})
+    clean = load(AmendSchema(), data, "The amendment is invalid.")
+    changes = {k: v for k, v in clean.items() if k != "reason" and v is not None}
+    if not changes:
+        raise ValidationFailed("Nothing to amend.", {"_schema": ["Change at least one of the terms."]})
+    errors: dict[str, list[str]] = {}
+    if "max_amount" in changes and changes["max_amount"] < max(campaign.target_amount,
+                                                               campaign.raised_amount + campaign.reserved_amount):
+        errors["max_amount"] = ["The maximum cannot go below the target or what is already pledged."]
+    if "closes_at" in changes:
+        if changes["closes_at"] <= now:
+            errors["closes_at"] = ["Must be in the future."]
+        else:
+            try:
+                check_consistency({"opens_at": campaign.opens_at, "closes_at": changes["closes_at"]})
+            except ValidationError as exc:
+                errors.update(_field_errors(exc))
+    if errors:
+        raise ValidationFailed("The amendment is invalid.", errors)
+    for key, value in changes.items():
+        setattr(campaign, key, value)
+    campaign.updated_at = now
+    audit("campaign.amended", actor=actor, subject=campaign,
+          details={"fields": sorted(changes), "reason": clean["reason"]}, at=now)
+    return freeze_kiis(campaign, now=now, fee_bps=fee_bps)

@@ -265,3 +265,33 @@ def test_list_filters_and_paginates(client):
 
 def test_missing_campaign_is_404(client):
     problem(client.get("/api/v1/campaigns/999999"), 404)
+
+
+def test_operator_amends_a_live_offer_and_a_new_kiis_version_is_frozen(client, operator_headers, api_token):
+    from app.campaigns.services import freeze_kiis
+
+    campaign = CampaignFactory(opens_at=NOW - timedelta(days=5), closes_at=NOW + timedelta(days=20))
+    freeze_kiis(campaign, now=NOW, fee_bps=300)
+    db.session.commit()
+    later = (NOW + timedelta(days=40)).isoformat()
+    response = client.post(f"/api/v1/campaigns/{campaign.id}/amend",
+                           json={"closes_at": later, "reason": "Permit delayed by the city"}, headers=operator_headers)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["kiis_version"] == 2
+    v1 = client.get(f"/campaigns/{campaign.id}/kiis/1.json").get_json()
+    v2 = client.get(f"/campaigns/{campaign.id}/kiis/2.json").get_json()
+    assert v1["offer"]["closes_at"] != v2["offer"]["closes_at"] == later
+    for body, field in [({"reason": "x"}, "reason"), ({"reason": "No change at all"}, "_schema"),
+                        ({"max_amount": 1_00, "reason": "Smaller round"}, "max_amount"),
+                        ({"closes_at": (NOW + timedelta(days=200)).isoformat(), "reason": "Much longer"},
+                         "closes_at"),
+                        ({"closes_at": (NOW - timedelta(days=1)).isoformat(), "reason": "In the past"},
+                         "closes_at")]:
+        assert field in problem(client.post(f"/api/v1/campaigns/{campaign.id}/amend", json=body,
+                                            headers=operator_headers), 422)["errors"]
+    UserFactory(email="inv2@example.org", roles=["investor"])
+    problem(client.post(f"/api/v1/campaigns/{campaign.id}/amend", json={"closes_at": later, "reason": "Mine now"},
+                        headers=api_token("inv2@example.org")), 403)
+    draft = CampaignFactory(status="draft")
+    problem(client.post(f"/api/v1/campaigns/{draft.id}/amend", json={"closes_at": later, "reason": "Draft change"},
+                        headers=operator_headers), 409)

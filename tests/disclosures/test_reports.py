@@ -67,9 +67,10 @@ def test_the_report_has_the_known_figures(client, api_token, dataset, frozen_clo
     assert year["pledges"] == 6 and year["investors"] == 3
     assert year["amount_pledged"] == {"EUR": 65_001, "RUB": 1_500_000}
     assert year["average_pledge"] == {"EUR": 16_250, "RUB": 750_000}
-    assert year["default_rate_by_risk_class"]["B"] == {"loans": 1, "defaulted": 1, "overdue": 0, "default_rate_bps": 10_000}
-    assert year["default_rate_by_risk_class"]["A"] == {"loans": 1, "defaulted": 0, "overdue": 0, "default_rate_bps": 0}
-    assert year["default_rate_by_risk_class"]["E"] == {"loans": 0, "defaulted": 0, "overdue": 0, "default_rate_bps": None}
+    rates = year["default_rate_by_risk_class"]
+    assert rates["B"] == {"loans": 1, "defaulted": 1, "overdue": 0, "default_rate_bps": 10_000}
+    assert rates["A"] == {"loans": 1, "defaulted": 0, "overdue": 0, "default_rate_bps": 0}
+    assert rates["E"] == {"loans": 0, "defaulted": 0, "overdue": 0, "default_rate_bps": None}
 
     q1 = _period(report, "2025-Q1")
     assert (q1["campaigns"], q1["success_rate_bps"]) == (2, 5000)
