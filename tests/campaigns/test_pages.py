@@ -113,7 +113,8 @@ def test_investor_cannot_reach_owner_or_operator_pages(client, auth):
     submitted = CampaignFactory(status="submitted")
     UserFactory(email="inv@example.org", roles=["investor"])
     auth.login("inv@example.org")
-    assert client.get("/campaigns/new").status_code == 403
+    forbidden = client.get("/campaigns/new")
+    assert forbidden.status_code == 403 and "You may not see this page" in forbidden.get_data(as_text=True)
     assert client.get("/campaigns/review").status_code == 403
     html = client.get("/").get_data(as_text=True)
     response = client.post(f"/campaigns/{submitted.id}/approve", data={"csrf_token": csrf_from(html),
