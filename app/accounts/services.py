@@ -10,7 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.accounts.models import User, UserRole, new_session_token
 from app.accounts.schemas import RegistrationSchema, normalise_email
 from app.core.audit import audit
-from app.core.errors import ValidationFailed
+from app.core.errors import ValidationFailed, load
 from app.core.permissions import Role
 from app.extensions import db
 
@@ -25,10 +25,7 @@ def find_by_email(email: str) -> User | None:
 
 def validate_registration(data: dict) -> dict:
     """Load sign-up input with the shared schema; raise ValidationFailed with field errors."""
-    try:
-        return RegistrationSchema().load(data)
-    except ValidationError as exc:
-        raise ValidationFailed("The registration is invalid.", _as_lists(exc.messages)) from exc
+    return load(RegistrationSchema(), data, "The registration is invalid.")
 
 
 def register(data: dict, *, now: datetime, ip_address: str | None = None) -> User:
@@ -140,14 +137,3 @@ def user_from_token(token: str, *, now: datetime, secret_key: str) -> User | Non
     if user is None or user.session_token != payload.get("sid") or not user.active:
         return None
     return user
-
-
-def _as_lists(messages: dict) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for key, value in messages.items():
-        if isinstance(value, dict):
-            for sub, msgs in _as_lists(value).items():
-                out[f"{key}.{sub}"] = msgs
-        else:
-            out[key] = list(value) if isinstance(value, list) else [str(value)]
-    return out

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.types import UTCDateTime
+from app.core.types import UTCDateTime, one_of
 from app.extensions import db
 
 
@@ -70,16 +70,14 @@ class Repayment(StrEnum):
     BULLET = "bullet"
 
 
-def _in(values: type[StrEnum]) -> str:
-    return "(" + ", ".join(f"'{v.value}'" for v in values) + ")"
 
 
 class Campaign(db.Model):
     __tablename__ = "campaigns"
     __table_args__ = (
-        CheckConstraint(f"status IN {_in(CampaignStatus)}", name="status_known"),
-        CheckConstraint(f"category IN {_in(Category)}", name="category_known"),
-        CheckConstraint(f"instrument_type IN {_in(InstrumentType)}", name="instrument_known"),
+        one_of("status", CampaignStatus, "status_known"),
+        one_of("category", Category, "category_known"),
+        one_of("instrument_type", InstrumentType, "instrument_known"),
         CheckConstraint("target_amount > 0", name="target_positive"),
         CheckConstraint("max_amount >= target_amount", name="max_covers_target"),
         CheckConstraint("min_pledge > 0", name="min_pledge_positive"),

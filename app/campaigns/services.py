@@ -34,7 +34,8 @@ from app.campaigns.schemas import (
     check_consistency,
 )
 from app.core.audit import audit
-from app.core.errors import NotAllowed, NotFound, StateConflict, ValidationFailed
+from app.core.errors import NotAllowed, NotFound, StateConflict, ValidationFailed, field_errors
+from app.core.errors import load as load_input
 from app.core.permissions import Permission, Role, can
 from app.extensions import db
 
@@ -53,35 +54,9 @@ _RAISED_STATUSES = (CampaignStatus.SUCCESSFUL, CampaignStatus.REPAYING, Campaign
                     CampaignStatus.DEFAULTED)
 
 
-def _field_errors(exc: ValidationError) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for key, sub in value.items():
-                # A list item's error belongs to the list field ("sdgs", not "sdgs.0").
-                name = prefix if isinstance(key, int) else (f"{prefix}.{key}" if prefix else str(key))
-                walk(name, sub)
-        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-            out.setdefault(prefix or "_schema", []).extend(value)
-        elif isinstance(value, list):
-            for item in value:
-                walk(prefix, item)
-        else:
-            out.setdefault(prefix or "_schema", []).append(str(value))
-
-    walk("", exc.messages)
-    return out
-
-
 def load(schema: Any, data: Any, detail: str = "The campaign is invalid.") -> dict:
-    """Load input with a schema, turning marshmallow errors into a 422 ValidationFailed."""
-    if not isinstance(data, dict):
-        raise ValidationFailed(detail, {"_schema": ["Expected an object."]})
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise ValidationFailed(detail, _field_errors(exc)) from exc
+    """Load campaign input with a schema (a 422 ValidationFailed naming the fields)."""
+    return load_input(schema, data, detail)
 
 
 def _apply(campaign: Campaign, clean: dict) -> None:
@@ -237,7 +212,7 @@ def approve(campaign: Campaign, actor: Any, data: Any, *, now: datetime, fee_bps
         check_consistency({"opens_at": opens_at, "closes_at": campaign.closes_at})
     except ValidationError as exc:
         raise ValidationFailed("The round dates do not work with this opening time.",
-                               {"opens_at": _field_errors(exc).get("closes_at", ["Invalid."])}) from exc
+                               {"opens_at": field_errors(exc.messages).get("closes_at", ["Invalid."])}) from exc
     campaign.risk_class = clean["risk_class"]
     campaign.opens_at = opens_at
     campaign.approved_at = now
@@ -480,7 +455,7 @@ def amend_terms(campaign: Campaign, actor: Any, data: Any, *, now: datetime, fee
             try:
                 check_consistency({"opens_at": campaign.opens_at, "closes_at": changes["closes_at"]})
             except ValidationError as exc:
-                errors.update(_field_errors(exc))
+                errors.update(field_errors(exc.messages))
     if errors:
         raise ValidationFailed("The amendment is invalid.", errors)
     for key, value in changes.items():

@@ -1,8 +1,10 @@
 """Column types shared by every domain."""
 
+from collections.abc import Iterable
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import DateTime
+from sqlalchemy import CheckConstraint, DateTime
 from sqlalchemy.types import TypeDecorator
 
 from app.core.clock import as_utc
@@ -26,3 +28,9 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return as_utc(value)
+
+
+def one_of(column: str, values: Iterable[StrEnum], name: str) -> CheckConstraint:
+    """A CHECK that ``column`` holds one of an enum's values, so the database refuses
+    a status no state machine knows."""
+    return CheckConstraint(f"{column} IN ({', '.join(repr(str(v)) for v in values)})", name=name)

@@ -11,7 +11,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, I
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
-from app.core.types import UTCDateTime
+from app.core.types import UTCDateTime, one_of
 from app.extensions import db
 from app.investors.limits import Classification
 
@@ -19,8 +19,6 @@ from app.investors.limits import Classification
 MAX_DECLARED_AMOUNT = 100_000_000_000_00
 
 
-def _in(values) -> str:
-    return ", ".join(f"'{v}'" for v in values)
 
 
 class IdentityStatus(StrEnum):
@@ -40,8 +38,8 @@ class InvestorProfile(db.Model):
 
     __tablename__ = "investor_profiles"
     __table_args__ = (
-        CheckConstraint(f"identity_status IN ({_in(IdentityStatus)})", name="identity_status_known"),
-        CheckConstraint(f"classification IN ({_in(Classification)})", name="classification_known"),
+        one_of("identity_status", IdentityStatus, "identity_status_known"),
+        one_of("classification", Classification, "classification_known"),
         CheckConstraint("annual_income IS NULL OR annual_income >= 0", name="annual_income_not_negative"),
         CheckConstraint("liquid_assets IS NULL OR liquid_assets >= 0", name="liquid_assets_not_negative"),
         CheckConstraint("annual_commitments IS NULL OR annual_commitments >= 0",
@@ -86,8 +84,8 @@ class ClassificationRequest(db.Model):
 
     __tablename__ = "classification_requests"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_in(RequestStatus)})", name="status_known"),
-        CheckConstraint(f"requested IN ({_in(Classification)})", name="requested_known"),
+        one_of("status", RequestStatus, "status_known"),
+        one_of("requested", Classification, "requested_known"),
     )
     audit_type = "classification_request"
 

@@ -12,12 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from marshmallow import ValidationError
 from sqlalchemy import Select, delete, func, or_, select
 
 from app.accounts.models import User, new_session_token
 from app.core.audit import AuditEntry, audit
-from app.core.errors import NotAllowed, NotFound, StateConflict, ValidationFailed
+from app.core.errors import NotAllowed, NotFound, StateConflict, ValidationFailed, load
 from app.core.permissions import Permission, Role, can
 from app.extensions import db
 from app.investors import limits
@@ -76,21 +75,6 @@ def current_jurisdiction() -> JurisdictionProfile:
     return limits.jurisdiction(current_app.config["PLATFORM_JURISDICTION"])
 
 
-def _as_lists(messages: Any) -> dict[str, list[str]]:
-    from app.accounts.services import _as_lists as flatten
-
-    return flatten(messages)
-
-
-def _load(schema, data: Any, detail: str) -> dict:
-    if not isinstance(data, dict):
-        raise ValidationFailed(detail, {"_schema": ["Expected an object."]})
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise ValidationFailed(detail, _as_lists(exc.messages)) from exc
-
-
 # --- profiles ----------------------------------------------------------------------------
 
 
@@ -112,7 +96,7 @@ def save_profile(user: User, data: Any, *, now: datetime, jurisdiction: Jurisdic
     """
     _require_investor(user)
     j = jurisdiction or current_jurisdiction()
-    clean = _load(InvestorProfileInputSchema(jurisdiction_code=j.code), data, "The investor profile is invalid.")
+    clean = load(InvestorProfileInputSchema(jurisdiction_code=j.code), data, "The investor profile is invalid.")
     computed = None
     if clean["liquid_assets"] is not None:
         computed = limits.net_worth(clean["annual_income"], clean["liquid_assets"], clean["annual_commitments"])
@@ -238,7 +222,7 @@ def decide_identity(user_id: int, data: Any, *, actor: User, now: datetime,
                     ip_address: str | None = None) -> InvestorProfile:
     """The operator marks an identity verified or rejected (with a reason the investor sees)."""
     profile = _operator_target(user_id, actor, "verify an identity")
-    clean = _load(VerifySchema(), data if data is not None else {}, "The identity decision is invalid.")
+    clean = load(VerifySchema(), data if data is not None else {}, "The identity decision is invalid.")
     profile.identity_status = clean["status"]
     profile.identity_reason = (clean["reason"] or "").strip() or None
     profile.identity_decided_at = now
@@ -266,7 +250,7 @@ def request_classification(user: User, data: Any, *, now: datetime, jurisdiction
     """The investor asks to be treated as professional, declaring the criteria they meet."""
     _require_investor(user)
     j = jurisdiction or current_jurisdiction()
-    clean = _load(ClassificationRequestInputSchema(), data, "The classification request is invalid.")
+    clean = load(ClassificationRequestInputSchema(), data, "The classification request is invalid.")
     errors: dict[str, list[str]] = {}
     wanted = Classification(clean["classification"])
     if wanted not in j.professional:
@@ -321,7 +305,7 @@ def decide_classification_request(request_id: int, data: Any, *, actor: User, no
     if request is None:
         raise NotFound("No such classification request.")
     profile = _operator_target(request.user_id, actor, "decide a classification request")
-    clean = _load(DecisionSchema(), data, "The decision is invalid.")
+    clean = load(DecisionSchema(), data, "The decision is invalid.")
     if request.status != RequestStatus.PENDING.value:
         raise StateConflict(f"This request was already {request.status}.")
     reason = (clean["reason"] or "").strip() or None
@@ -342,7 +326,7 @@ def classify(user_id: int, data: Any, *, actor: User, now: datetime, jurisdictio
     """The operator sets a classification directly; a pending request is settled by it."""
     j = jurisdiction or current_jurisdiction()
     profile = _operator_target(user_id, actor, "classify an investor")
-    clean = _load(ClassifySchema(), data, "The classification is invalid.")
+    clean = load(ClassifySchema(), data, "The classification is invalid.")
     value = Classification(clean["classification"])
     if value not in j.classifications:
         allowed = ", ".join(sorted(j.classifications))
@@ -457,7 +441,7 @@ def submit_knowledge_test(user: User, data: Any, *, now: datetime, jurisdiction:
             f"You can take the test again from {wait.isoformat(timespec='minutes')}.",
             {"answers": [f"You can take the test again from {wait.isoformat(timespec='minutes')}."]},
         )
-    clean = _load(AnswersSchema(), data, "The answers are invalid.")
+    clean = load(AnswersSchema(), data, "The answers are invalid.")
     questions = {q.id: q for q in question_bank()}
     answers = clean["answers"]
     errors: dict[str, list[str]] = {}
@@ -543,7 +527,7 @@ def acknowledge_simulation(user: User, data: Any, *, now: datetime, jurisdiction
 
     j = jurisdiction or current_jurisdiction()
     _require_investor(user)
-    _load(AcknowledgeSchema(), data, "Tick the box to confirm you have read the simulation.")
+    load(AcknowledgeSchema(), data, "Tick the box to confirm you have read the simulation.")
     profile = get_profile(user)
     if profile is None or profile.net_worth is None:
         raise StateConflict("Fill in your investor profile first: the simulation uses your net worth.")
@@ -736,7 +720,7 @@ def erase_user(user: User, data: Any, *, now: datetime, actor: User | None = Non
     """
     from app.investors.schemas import ErasureSchema
 
-    _load(ErasureSchema(), data, "Confirm the erasure.")
+    load(ErasureSchema(), data, "Confirm the erasure.")
     if not user.active:
         raise StateConflict("This account is already erased or closed.")
     user.name = f"Erased user {user.id}"

@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.types import UTCDateTime
+from app.core.types import UTCDateTime, one_of
 from app.extensions import db
 
 
@@ -24,15 +24,13 @@ class InstalmentStatus(StrEnum):
     PAID = "paid"
 
 
-def _in(values: type[StrEnum]) -> str:
-    return "(" + ", ".join(f"'{v.value}'" for v in values) + ")"
 
 
 class Loan(db.Model):
     __tablename__ = "loans"
     __table_args__ = (
         CheckConstraint("principal > 0", name="principal_positive"),
-        CheckConstraint(f"status IN {_in(LoanStatus)}", name="status_known"),
+        one_of("status", LoanStatus, "status_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,7 +56,7 @@ class Instalment(db.Model):
     __table_args__ = (
         UniqueConstraint("loan_id", "number", name="loan_number"),
         CheckConstraint("principal >= 0 AND interest >= 0", name="parts_not_negative"),
-        CheckConstraint(f"status IN {_in(InstalmentStatus)}", name="status_known"),
+        one_of("status", InstalmentStatus, "status_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -58,7 +58,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.money import SUPPORTED_CURRENCIES
-from app.core.types import UTCDateTime
+from app.core.types import UTCDateTime, one_of
 from app.extensions import db
 
 
@@ -91,16 +91,14 @@ NORMAL_SIGN = {
 }
 
 
-def _in(values) -> str:
-    return ", ".join(f"'{v}'" for v in values)
 
 
 class LedgerAccount(db.Model):
     __tablename__ = "ledger_accounts"
     __table_args__ = (
         UniqueConstraint("kind", "owner_type", "owner_id", "currency", name="uq_ledger_accounts_kind_owner_currency"),
-        CheckConstraint(f"kind IN ({_in(AccountKind)})", name="kind_known"),
-        CheckConstraint(f"owner_type IN ({_in(OwnerType)})", name="owner_type_known"),
+        one_of("kind", AccountKind, "kind_known"),
+        one_of("owner_type", OwnerType, "owner_type_known"),
     )
     audit_type = "ledger_account"
 

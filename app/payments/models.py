@@ -7,7 +7,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.types import UTCDateTime
+from app.core.types import UTCDateTime, one_of
 from app.extensions import db
 from app.payments.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 
@@ -26,15 +26,13 @@ class PledgeStatus(StrEnum):
 LIVE_STATUSES = (PledgeStatus.PENDING_PAYMENT, PledgeStatus.PAID, PledgeStatus.SETTLED)
 
 
-def _in(values) -> str:
-    return ", ".join(f"'{v}'" for v in values)
 
 
 class Pledge(db.Model):
     __tablename__ = "pledges"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
-        CheckConstraint(f"status IN ({_in(PledgeStatus)})", name="status_known"),
+        one_of("status", PledgeStatus, "status_known"),
         UniqueConstraint("investor_id", "idempotency_key", name="uq_pledges_investor_idempotency_key"),
     )
     audit_type = "pledge"

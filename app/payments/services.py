@@ -36,7 +36,6 @@ from typing import Any
 
 from flask import current_app, has_request_context
 from flask_babel import gettext
-from marshmallow import ValidationError
 from sqlalchemy import Select, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
@@ -46,7 +45,7 @@ from sqlalchemy.orm.util import identity_key
 from app.campaigns import services as campaigns
 from app.campaigns.models import Campaign, CampaignStatus
 from app.core.audit import audit
-from app.core.errors import DomainError, NotAllowed, NotFound, StateConflict, ValidationFailed
+from app.core.errors import DomainError, NotAllowed, NotFound, StateConflict, ValidationFailed, load
 from app.core.money import format_money
 from app.core.permissions import Permission, Role, can
 from app.extensions import db
@@ -180,13 +179,7 @@ def request_hash(campaign_id: int, data: Any) -> str:
 
 
 def _load(data: Any) -> dict:
-    if not isinstance(data, dict):
-        raise ValidationFailed(_("The pledge is invalid."), {"_schema": ["Expected an object."]})
-    try:
-        return PledgeInputSchema().load(data)
-    except ValidationError as exc:
-        errors = {key: (value if isinstance(value, list) else [str(value)]) for key, value in exc.messages.items()}
-        raise ValidationFailed(_("The pledge is invalid."), errors) from None
+    return load(PledgeInputSchema(), data, _("The pledge is invalid."))
 
 
 def _money(amount: int, currency: str) -> str:
