@@ -39,7 +39,7 @@ from app.core.money import allocate
 from app.extensions import db
 from app.investors.models import Fund, FundManager
 from app.loans.models import Instalment, InstalmentShare, Loan
-from app.loans.services import add_months
+from app.loans.services import add_months, rebuild_repayment_totals
 from app.payments.models import Pledge
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -221,6 +221,8 @@ def main() -> None:
                                password_hash=password_hash, seed=0)
             small = build_fund(ids, "Small Fund", args.small, owner_id=owner_id, citizens=citizens,
                                password_hash=password_hash, seed=7)
+            rebuild_repayment_totals()  # the shares were inserted directly, not through ``receive``
+            db.session.commit()
             print(f"data: {ids.counters.get('campaigns', 0)} campaigns, {ids.counters.get('pledges', 0)} pledges, "
                   f"{ids.counters.get('instalments', 0)} instalments, built in {time.perf_counter() - started:.1f} s")
             if db.engine.dialect.name == "postgresql":

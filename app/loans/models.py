@@ -1,9 +1,15 @@
-"""A funded loan, its instalments and each investor's share of every paid instalment."""
+"""A funded loan, its instalments and each investor's share of every paid instalment.
 
-from datetime import datetime
+``instalment_shares`` is the record; ``pledge_repayments`` and ``repayment_days`` are
+running totals of it, kept by ``loans.services.receive`` in the same transaction, so that
+a portfolio of thousands of holdings reads one row per holding (and one per day) instead
+of summing every share it ever received.
+"""
+
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.types import UTCDateTime, one_of
@@ -22,8 +28,6 @@ class InstalmentStatus(StrEnum):
     DUE = "due"  # the owner has been asked to pay
     OVERDUE = "overdue"  # unpaid 30 days (configurable) after the due date
     PAID = "paid"
-
-
 
 
 class Loan(db.Model):
@@ -94,3 +98,38 @@ class InstalmentShare(db.Model):
     interest: Mapped[int] = mapped_column(BigInteger)  # minor units
     currency: Mapped[str] = mapped_column(String(3))
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PledgeRepayment(db.Model):
+    """What one holding has been repaid so far: the sum of its ``instalment_shares``.
+
+    It is also the weight of the holding's next split (pledged minus principal repaid).
+    """
+
+    __tablename__ = "pledge_repayments"
+    __table_args__ = (CheckConstraint("principal >= 0 AND interest >= 0", name="parts_not_negative"),)
+
+    pledge_id: Mapped[int] = mapped_column(ForeignKey("pledges.id"), primary_key=True)
+    principal: Mapped[int] = mapped_column(BigInteger, default=0)  # minor units
+    interest: Mapped[int] = mapped_column(BigInteger, default=0)  # minor units
+
+
+class RepaymentDay(db.Model):
+    """What one portfolio (a citizen's own holdings, or a fund's) received on one UTC day.
+
+    ``owner_type`` is "investor" (``owner_id`` a user, pledges without a fund) or "fund".
+    Bounded by the calendar, not by the holdings: the portfolio's receipts by day.
+    """
+
+    __tablename__ = "repayment_days"
+    __table_args__ = (
+        CheckConstraint("owner_type IN ('investor', 'fund')", name="owner_type_known"),
+        CheckConstraint("principal >= 0 AND interest >= 0", name="parts_not_negative"),
+    )
+
+    owner_type: Mapped[str] = mapped_column(String(8), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    principal: Mapped[int] = mapped_column(BigInteger, default=0)  # minor units
+    interest: Mapped[int] = mapped_column(BigInteger, default=0)  # minor units

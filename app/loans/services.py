@@ -3,22 +3,36 @@
 Services flush; the sweeps and views commit. Money moves through the ledger:
 an instalment received is Dr gateway_clearing, Cr investor_funds for each holder's
 share, split by largest remainder so the shares always add up to the instalment.
+Each share also adds to the running totals (``PledgeRepayment``, ``RepaymentDay``) in the
+same transaction, with atomic ``INSERT … ON CONFLICT DO UPDATE`` increments, so two
+receipts at once never lose one another's addition.
 """
 
+from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, literal, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.accounts.models import User
 from app.campaigns import services as campaigns
 from app.campaigns.models import Campaign
 from app.campaigns.schedule import instalments as plan_instalments
 from app.core.audit import audit
+from app.core.clock import as_utc
 from app.core.errors import DomainError, NotFound, StateConflict
 from app.core.money import allocate, format_money
 from app.extensions import db
-from app.loans.models import Instalment, InstalmentShare, InstalmentStatus, Loan, LoanStatus
+from app.loans.models import (
+    Instalment,
+    InstalmentShare,
+    InstalmentStatus,
+    Loan,
+    LoanStatus,
+    PledgeRepayment,
+    RepaymentDay,
+)
 from app.notifications.services import enqueue
 from app.payments import ledger
 from app.payments.gateways import gateway
@@ -137,9 +151,8 @@ def receive(instalment: Instalment, *, now: datetime) -> list[InstalmentShare]:
     loan = instalment.loan
     pledges = holders(loan.campaign_id)
     repaid = dict(db.session.execute(
-        select(InstalmentShare.pledge_id, func.sum(InstalmentShare.principal))
-        .join(Instalment, Instalment.id == InstalmentShare.instalment_id)
-        .where(Instalment.loan_id == loan.id).group_by(InstalmentShare.pledge_id)).all())
+        select(PledgeRepayment.pledge_id, PledgeRepayment.principal)
+        .where(PledgeRepayment.pledge_id.in_([p.id for p in pledges]))).all())
     # Weights are each holding's outstanding principal: interest accrues on it, and the
     # final instalment then returns every holding's remaining principal exactly, so each
     # investor gets back precisely what they lent.
@@ -152,6 +165,7 @@ def receive(instalment: Instalment, *, now: datetime) -> list[InstalmentShare]:
         for p, pp, ip in zip(pledges, principal_parts, interest_parts, strict=True)
     ]
     db.session.add_all(shares)
+    _add_to_totals(shares, now=now)
     clearing = ledger.gateway_clearing(loan.currency)
     entries = [(clearing, instalment.total)]
     entries += [(ledger.investor_funds(loan.currency, user_id=s.investor_id, fund_id=s.fund_id),
@@ -176,6 +190,68 @@ def receive(instalment: Instalment, *, now: datetime) -> list[InstalmentShare]:
         loan.status = LoanStatus.ACTIVE.value
     db.session.flush()
     return shares
+
+
+def _upsert_adding(model: Any, rows: list[dict], keys: list[str]) -> None:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE SET principal = principal + excluded.principal, …``."""
+    dialect_insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = dialect_insert(model)
+    table = model.__table__
+    db.session.execute(statement.on_conflict_do_update(index_elements=keys, set_={
+        "principal": table.c.principal + statement.excluded.principal,
+        "interest": table.c.interest + statement.excluded.interest}), rows)
+
+
+def _add_to_totals(shares: list[InstalmentShare], *, now: datetime) -> None:
+    """Add an instalment's shares to each holding's and each portfolio's day's running totals."""
+    if not shares:
+        return
+    _upsert_adding(PledgeRepayment, [{"pledge_id": s.pledge_id, "principal": s.principal, "interest": s.interest}
+                                     for s in shares], ["pledge_id"])
+    days: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0])
+    for s in shares:
+        owner = ("fund", s.fund_id) if s.fund_id is not None else ("investor", s.investor_id)
+        day = days[(*owner, s.currency)]
+        day[0] += s.principal
+        day[1] += s.interest
+    _upsert_adding(RepaymentDay, [
+        {"owner_type": kind, "owner_id": owner_id, "day": as_utc(now).date(), "currency": currency,
+         "principal": principal, "interest": interest}
+        for (kind, owner_id, currency), (principal, interest) in days.items()],
+        ["owner_type", "owner_id", "day", "currency"])
+
+
+def rebuild_repayment_totals() -> None:
+    """Recompute every running total from ``instalment_shares``, for code that writes shares
+    directly instead of through ``receive`` (bulk loaders: the benchmark, test factories)."""
+    shares = InstalmentShare.__table__
+    db.session.execute(delete(PledgeRepayment))
+    db.session.execute(delete(RepaymentDay))
+    db.session.execute(insert(PledgeRepayment).from_select(
+        ["pledge_id", "principal", "interest"],
+        select(shares.c.pledge_id, func.sum(shares.c.principal), func.sum(shares.c.interest))
+        .group_by(shares.c.pledge_id)))
+    day = utc_day(shares.c.paid_at)
+    by_owner = [
+        select(literal("fund").label("owner_type"), shares.c.fund_id.label("owner_id"), day.label("day"),
+               shares.c.currency, shares.c.principal, shares.c.interest).where(shares.c.fund_id.is_not(None)),
+        select(literal("investor"), shares.c.investor_id, day, shares.c.currency, shares.c.principal,
+               shares.c.interest).where(shares.c.fund_id.is_(None)),
+    ]
+    rows = union_all(*by_owner).subquery()
+    db.session.execute(insert(RepaymentDay).from_select(
+        ["owner_type", "owner_id", "day", "currency", "principal", "interest"],
+        select(rows.c.owner_type, rows.c.owner_id, rows.c.day, rows.c.currency, func.sum(rows.c.principal),
+               func.sum(rows.c.interest))
+        .group_by(rows.c.owner_type, rows.c.owner_id, rows.c.day, rows.c.currency)))
+    db.session.flush()
+
+
+def utc_day(column: Any) -> Any:
+    """The UTC calendar day of a timestamp column, in SQL, on SQLite (stored in UTC) and PostgreSQL."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)
 
 
 def loan_for(campaign_id: int) -> Loan | None:

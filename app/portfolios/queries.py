@@ -33,7 +33,15 @@ from app.campaigns.models import Campaign, CampaignSdg, InstrumentType
 from app.core.clock import as_utc
 from app.core.money import allocate
 from app.extensions import db
-from app.loans.models import Instalment, InstalmentShare, InstalmentStatus, Loan, LoanStatus
+from app.loans.models import (
+    Instalment,
+    InstalmentShare,
+    InstalmentStatus,
+    Loan,
+    LoanStatus,
+    PledgeRepayment,
+    RepaymentDay,
+)
 from app.payments.models import Pledge, PledgeStatus
 
 #: Largest amount (minor units) split in int64: its square stays below 2**63.
@@ -125,12 +133,11 @@ def sdg_rows(owner: PortfolioOwner) -> list[Any]:
 
 
 def received_by_day(owner: PortfolioOwner) -> list[tuple[date, str, int, int]]:
-    """(day, currency, principal, interest) actually received."""
-    day = _day(InstalmentShare.paid_at)
+    """(day, currency, principal, interest) actually received: the running totals by day
+    (``RepaymentDay``), one row per day whatever the number of holdings."""
     statement = (
-        select(day, InstalmentShare.currency, func.sum(InstalmentShare.principal), func.sum(InstalmentShare.interest))
-        .where(_share_filter(owner))
-        .group_by(day, InstalmentShare.currency)
+        select(RepaymentDay.day, RepaymentDay.currency, RepaymentDay.principal, RepaymentDay.interest)
+        .where(RepaymentDay.owner_type == owner.kind, RepaymentDay.owner_id == owner.id)
     )
     return [(as_date(d), c, int(p), int(i)) for d, c, p, i in _rows(statement)]
 
@@ -153,7 +160,7 @@ class PledgeExpectation:
 @dataclass(slots=True)
 class Expectations:
     by_pledge: dict[int, PledgeExpectation]
-    #: pledge id → (principal, interest) received so far, as recorded (``InstalmentShare``).
+    #: pledge id → (principal, interest) received so far (the running totals, ``PledgeRepayment``).
     received: dict[int, tuple[int, int]]
     #: (day, currency) → [principal, interest], loans in default left out.
     by_day: dict[tuple[date, str], list[int]]
@@ -196,8 +203,8 @@ class Schedule:
 
 
 def load_schedule(owner: PortfolioOwner) -> Schedule:
-    """Three queries: the unpaid instalments of the owner's loans, all their holders, and what
-    each holder has been repaid so far (the weights of the next split)."""
+    """Two queries: the unpaid instalments of the owner's loans, and all their holders with
+    what each has been repaid so far (the running totals: the weights of the next split)."""
     held = _held_campaigns(owner)
     instalments = _rows(
         select(Loan.campaign_id, Instalment.number, Instalment.principal, Instalment.interest, Instalment.status,
@@ -206,16 +213,13 @@ def load_schedule(owner: PortfolioOwner) -> Schedule:
         .where(Instalment.status != InstalmentStatus.PAID.value, Loan.campaign_id.in_(held))
         .order_by(Loan.campaign_id, Instalment.number))
     holders = _rows(
-        select(Pledge.campaign_id, Pledge.id, Pledge.amount, case((_pledge_filter(owner), 1), else_=0))
+        select(Pledge.campaign_id, Pledge.id, Pledge.amount, case((_pledge_filter(owner), 1), else_=0),
+               func.coalesce(PledgeRepayment.principal, 0), func.coalesce(PledgeRepayment.interest, 0))
+        .outerjoin(PledgeRepayment, PledgeRepayment.pledge_id == Pledge.id)
         .where(Pledge.status == PledgeStatus.SETTLED.value, Pledge.campaign_id.in_(held))
         .order_by(Pledge.campaign_id, Pledge.id))
-    settled = select(Pledge.id).where(Pledge.status == PledgeStatus.SETTLED.value, Pledge.campaign_id.in_(held))
-    received = {pledge_id: (int(principal), int(interest)) for pledge_id, principal, interest in _rows(
-        select(InstalmentShare.pledge_id, func.sum(InstalmentShare.principal), func.sum(InstalmentShare.interest))
-        .where(InstalmentShare.pledge_id.in_(settled))
-        .group_by(InstalmentShare.pledge_id))}
     i_cols = list(zip(*instalments, strict=True)) or [()] * 9
-    h_cols = list(zip(*holders, strict=True)) or [()] * 4
+    h_cols = list(zip(*holders, strict=True)) or [()] * 6
     campaign = np.array(i_cols[0], dtype=np.int64)
     return Schedule(
         campaign=campaign, number=np.array(i_cols[1], dtype=np.int64),
@@ -229,8 +233,9 @@ def load_schedule(owner: PortfolioOwner) -> Schedule:
         due_day=np.array(i_cols[8], dtype="datetime64[D]"),
         holder_campaign=np.array(h_cols[0], dtype=np.int64), holder_pledge=np.array(h_cols[1], dtype=np.int64),
         holder_amount=np.array(h_cols[2], dtype=np.int64), holder_own=np.array(h_cols[3], dtype=bool),
-        holder_repaid=np.array([received.get(p, (0, 0))[0] for p in h_cols[1]], dtype=np.int64),
-        received=received,
+        holder_repaid=np.array(h_cols[4], dtype=np.int64),
+        received={pledge_id: (int(principal), int(interest))
+                  for pledge_id, principal, interest in zip(h_cols[1], h_cols[4], h_cols[5], strict=True)},
     )
 
 

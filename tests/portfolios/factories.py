@@ -170,4 +170,4 @@ def bulk_holdings(user, holdings: int, *, fund_id: int | None = None, per_campai
                            "paid_at": row["paid_at"]})
     if shares:
         db.session.execute(insert(InstalmentShare), shares)
-    db.session.flush()
+    loans.rebuild_repayment_totals()  # the shares were written directly, not through ``receive``

@@ -10,7 +10,8 @@ from sqlalchemy import event, select
 
 from app.core.money import allocate
 from app.extensions import db
-from app.loans.models import InstalmentShare
+from app.loans import services as loans
+from app.loans.models import InstalmentShare, PledgeRepayment, RepaymentDay
 from app.portfolios import queries, services
 from app.portfolios.queries import PortfolioOwner
 from tests.factories import NOW
@@ -130,6 +131,31 @@ def test_expected_shares_are_what_receive_will_pay_to_the_minor_unit():
     assert all(h.status == "completed" and h.outstanding_principal == 0 for h in after.holdings)
     assert sorted(h.received_principal for h in after.holdings) == [333_33, 333_34]
     assert after.summary().expected == 0
+
+
+def _totals() -> tuple[list, list]:
+    return (sorted(db.session.execute(select(PledgeRepayment.__table__)).all()),
+            sorted(db.session.execute(select(RepaymentDay.__table__)).all()))
+
+
+def test_receive_keeps_the_running_totals_equal_to_the_shares():
+    """What the portfolio reads instead of summing ``instalment_shares``: per holding and per
+    portfolio and day, the same sums a rebuild from the shares gives."""
+    a, b = f.investor(), f.investor()
+    fund, [manager] = f.fund()
+    loan = f.fund_loan(f.campaign(interest_rate_bps=725, term_months=7),
+                       [(a, 333_33), (manager, 333_33, fund.id), (a, 333_34), (b, 1_01)])
+    f.pay(loan, 3)
+    kept = _totals()
+    shares = db.session.scalars(select(InstalmentShare)).all()
+    for pledge_id, principal, interest in kept[0]:
+        mine = [s for s in shares if s.pledge_id == pledge_id]
+        assert (principal, interest) == (sum(s.principal for s in mine), sum(s.interest for s in mine))
+    assert {(kind, owner) for kind, owner, *_ in kept[1]} == {("investor", a.id), ("investor", b.id),
+                                                              ("fund", fund.id)}
+    assert sum(p + i for *_, p, i in kept[1]) == sum(s.principal + s.interest for s in shares)
+    loans.rebuild_repayment_totals()
+    assert _totals() == kept
 
 
 def test_loans_too_large_for_int64_products_are_split_by_allocate_with_the_same_result(monkeypatch):
