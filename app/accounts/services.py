@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from itsdangerous import BadSignature, URLSafeSerializer
 from marshmallow import ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts.models import User, UserRole, new_session_token
@@ -133,7 +134,11 @@ def user_from_token(token: str, *, now: datetime, secret_key: str) -> User | Non
         return None
     if not isinstance(payload, dict) or payload.get("exp", 0) <= now.timestamp():
         return None
-    user = db.session.get(User, payload.get("uid"))
+    uid = payload.get("uid")
+    if not isinstance(uid, int):
+        return None
+    # Roles joined in: every API request checks them, and one query beats two.
+    user = db.session.get(User, uid, options=[joinedload(User.roles)])
     if user is None or user.session_token != payload.get("sid") or not user.active:
         return None
     return user

@@ -16,6 +16,13 @@ so it can neither deadlock with row locks nor wait behind a slow gateway call.
 
 Because transactions commit in another order than they insert, the chain's order is
 ``seq`` (assigned under the lock, unique), not ``id``.
+
+Deferred entries (``audit(..., seal_later=True)``): the chain lock is one mutex for the
+whole platform, so the pledge hot path, which already holds the hot campaign row, does not
+take it. Its entries are inserted with ``prev_hash = DEFERRED`` and chained by the next
+transaction that seals anyway (nearly every other action), by every jobs pass, and by
+``flask audit verify``. The marker tells them from a row written around ``audit()``,
+which no sealer picks up and which ``verify`` still reports.
 """
 
 import hashlib
@@ -25,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, event, select, text, update
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, event, func, or_, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.core.clock import as_utc
@@ -38,6 +45,8 @@ GENESIS_HASH = "0" * 64
 #: Key of the PostgreSQL advisory lock that serialises appends to the chain ("GRAUDIT").
 CHAIN_LOCK_ID = 0x47524155444954
 _UNSEALED_KEY = "audit_unsealed_ids"
+#: ``prev_hash`` of an entry written with ``seal_later`` until a sealer chains it.
+DEFERRED = "deferred"
 
 
 class AuditEntry(db.Model):
@@ -60,6 +69,9 @@ class AuditEntry(db.Model):
     #: SHA-256 (hex) of this entry's canonical serialisation; see ``entry_digest``.
     entry_hash: Mapped[str | None] = mapped_column(String(64))
 
+    #: Not a column: True for an entry the committing transaction leaves to a later sealer.
+    seal_later = False
+
 
 @event.listens_for(AuditEntry, "before_update")
 @event.listens_for(AuditEntry, "before_delete")
@@ -77,10 +89,13 @@ def audit(
     ip_address: str | None = None,
     details: dict[str, Any] | None = None,
     at: datetime | None = None,
+    seal_later: bool = False,
 ) -> AuditEntry:
     """Add an audit entry to the current transaction (the caller's commit keeps it and chains it).
 
     ``subject`` may be a model instance; its table name and id are recorded.
+    ``seal_later`` leaves the chaining to the next sealer (see the module's docstring):
+    for hot paths that must not wait for the chain lock.
     """
     if subject is not None:
         subject_type = subject_type or getattr(subject, "audit_type", subject.__tablename__)
@@ -93,7 +108,9 @@ def audit(
         subject_id=None if subject_id is None else str(subject_id),
         ip_address=ip_address,
         details=details or {},
+        prev_hash=DEFERRED if seal_later else None,
     )
+    entry.seal_later = seal_later
     db.session.add(entry)
     return entry
 
@@ -147,44 +164,58 @@ def chain_head(connection: Any) -> tuple[int, str]:
     return row.seq, row.entry_hash or ""
 
 
-def seal(connection: Any, ids: Iterable[int]) -> int:
-    """Chain the unsealed entries among ``ids`` after the head, in id order; returns how many.
+def seal(connection: Any, ids: Iterable[int] = ()) -> int:
+    """Chain the unsealed entries among ``ids``, and every deferred entry this transaction
+    can see, after the head in id order; returns how many.
 
-    Call inside the transaction that inserted them; it takes the chain lock, which the
+    Call inside the transaction that inserted ``ids``; it takes the chain lock, which the
     transaction's end releases. Core statements, so the ORM's append-only guard stays on.
     """
     wanted = sorted(set(ids))
-    if not wanted:
-        return 0
     take_chain_lock(connection)
     table = AuditEntry.__table__
     seq, prev = chain_head(connection)
     sealed = 0
-    for start in range(0, len(wanted), 500):
-        rows = connection.execute(
-            select(*_columns()).where(table.c.id.in_(wanted[start:start + 500]), table.c.seq.is_(None))
-            .order_by(table.c.id)
-        ).mappings().all()
-        for row in rows:
-            seq += 1
-            digest = entry_digest(prev, row)
-            connection.execute(update(table).where(table.c.id == row["id"]).values(
-                seq=seq, prev_hash=prev, entry_hash=digest))
-            prev = digest
-            sealed += 1
+    selections = [table.c.prev_hash == DEFERRED]
+    selections += [table.c.id.in_(wanted[start:start + 500]) for start in range(0, len(wanted), 500)]
+    for selection in selections:
+        after = 0
+        while True:
+            rows = connection.execute(
+                select(*_columns()).where(selection, table.c.seq.is_(None), table.c.id > after)
+                .order_by(table.c.id).limit(500)
+            ).mappings().all()
+            if not rows:
+                break
+            for row in rows:
+                seq += 1
+                digest = entry_digest(prev, row)
+                connection.execute(update(table).where(table.c.id == row["id"]).values(
+                    seq=seq, prev_hash=prev, entry_hash=digest))
+                prev = digest
+                sealed += 1
+            after = rows[-1]["id"]
+    return sealed
+
+
+def seal_pending() -> int:
+    """Chain the deferred entries and commit; returns how many (jobs passes and ``verify`` call it)."""
+    sealed = seal(db.session.connection())
+    db.session.commit()
     return sealed
 
 
 @event.listens_for(Session, "after_flush")
 def _remember_new_entries(session: Session, flush_context: Any) -> None:
-    ids = [obj.id for obj in session.new if isinstance(obj, AuditEntry)]
+    ids = [obj.id for obj in session.new if isinstance(obj, AuditEntry) and not obj.seal_later]
     if ids:
         session.info.setdefault(_UNSEALED_KEY, set()).update(ids)
 
 
 @event.listens_for(Session, "before_commit")
 def _seal_on_commit(session: Session) -> None:
-    if not session.info.get(_UNSEALED_KEY) and not any(isinstance(o, AuditEntry) for o in session.new):
+    if not session.info.get(_UNSEALED_KEY) and not any(
+            isinstance(o, AuditEntry) and not o.seal_later for o in session.new):
         return
     session.flush()
     ids = session.info.pop(_UNSEALED_KEY, set())
@@ -210,6 +241,8 @@ class ChainReport:
     broken_id: int | None = None
     broken_seq: int | None = None
     reason: str | None = None
+    #: Deferred entries still waiting for a sealer (not a fault).
+    pending: int = 0
 
     @property
     def ok(self) -> bool:
@@ -236,7 +269,8 @@ def verify_chain(connection: Any, batch_size: int = 1000) -> ChainReport:
     An entry is broken when its ``seq`` is not the next number (a row was removed), its
     ``prev_hash`` is not the previous entry's hash (removed or reordered), or its
     ``entry_hash`` does not match its contents (edited). A committed row without a
-    ``seq`` was written around ``audit()`` and is reported too. Removing entries at the
+    ``seq`` that is not a deferred entry was written around ``audit()`` and is reported
+    too; deferred ones are counted as pending. Removing entries at the
     head cannot be seen from inside the chain: compare the printed head with a copy kept
     elsewhere.
     """
@@ -255,7 +289,11 @@ def verify_chain(connection: Any, batch_size: int = 1000) -> ChainReport:
         prev = row["entry_hash"]
         expected_seq += 1
         verified += 1
-    stray = connection.execute(select(table.c.id).where(table.c.seq.is_(None)).order_by(table.c.id).limit(1)).first()
+    unchained = table.c.seq.is_(None)
+    written_around = or_(table.c.prev_hash.is_(None), table.c.prev_hash != DEFERRED)
+    stray = connection.execute(
+        select(table.c.id).where(unchained, written_around).order_by(table.c.id).limit(1)).first()
     if stray is not None:
         return ChainReport(verified, expected_seq - 1, prev, stray.id, None, "the entry was never chained")
-    return ChainReport(verified, expected_seq - 1, prev)
+    pending = connection.execute(select(func.count()).where(unchained, table.c.prev_hash == DEFERRED)).scalar()
+    return ChainReport(verified, expected_seq - 1, prev, pending=pending or 0)

@@ -290,11 +290,16 @@ def is_professional(facts: InvestorFacts, profile: "str | JurisdictionProfile") 
     return facts.kind is InvestorKind.FUND or facts.classification in jurisdiction(profile).professional
 
 
+def annual_cap_applies(facts: InvestorFacts, profile: "str | JurisdictionProfile") -> bool:
+    """Whether this investor's pledges count against a yearly cap (RU non-qualified individuals)."""
+    return jurisdiction(profile).annual_cap is not None and not is_professional(facts, profile)
+
+
 def annual_headroom(facts: InvestorFacts, now: datetime, already_pledged_this_year: int,
                     profile: "str | JurisdictionProfile") -> int | None:
     """What a retail investor may still pledge this calendar year; None when uncapped."""
     p = jurisdiction(profile)
-    if p.annual_cap is None or is_professional(facts, p):
+    if not annual_cap_applies(facts, p):
         return None
     other = facts.other_platforms_amount if facts.other_platforms_year == calendar_year(now, p) else 0
     return max(0, p.annual_cap - already_pledged_this_year - other)

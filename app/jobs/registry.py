@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 
+from app.core.audit import seal_pending
 from app.extensions import db
 from app.jobs.sweep import SweepResult, sweep
 
@@ -50,8 +51,10 @@ def run_due(now: datetime, *, on_job: Callable[[Job, int], Callable[[int], None]
             skip: frozenset[str] | set[str] = frozenset()) -> list[SweepResult]:
     """Run every due sweep once at ``now`` (except those named in ``skip``).
 
-    ``on_job(job, count)`` may return a progress callback.
+    ``on_job(job, count)`` may return a progress callback. Each pass first chains the
+    audit entries the pledge hot path deferred, so none waits longer than one interval.
     """
+    seal_pending()
     results = []
     for job in all_jobs():
         if job.name in skip:

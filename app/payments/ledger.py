@@ -41,6 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -51,11 +52,13 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     func,
-    or_,
+    insert,
     select,
+    tuple_,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
 from app.core.money import SUPPORTED_CURRENCIES
 from app.core.types import UTCDateTime, one_of
@@ -189,7 +192,10 @@ def accounts(refs: Iterable[AccountRef]) -> dict[AccountRef, LedgerAccount]:
     """The accounts ``refs`` name, in one query, creating any not used before."""
     wanted = list(dict.fromkeys(refs))
     found: dict[AccountRef, LedgerAccount] = {}
-    for acct in db.session.scalars(select(LedgerAccount).where(or_(*[_where(ref) for ref in wanted]))):
+    # One row-value IN: its statement is cached whatever the refs (an OR of ANDs is rebuilt each time).
+    key = tuple_(LedgerAccount.kind, LedgerAccount.owner_type, LedgerAccount.owner_id, LedgerAccount.currency)
+    values = [(ref.kind.value, ref.owner_type.value, ref.owner_id, ref.currency) for ref in wanted]
+    for acct in db.session.scalars(select(LedgerAccount).where(key.in_(values))):
         found[AccountRef(AccountKind(acct.kind), OwnerType(acct.owner_type), acct.owner_id, acct.currency)] = acct
     for ref in wanted:
         if ref not in found:
@@ -242,18 +248,29 @@ def post(description: str, entries: Iterable[tuple[AccountRef, int]], *, now: da
     if total != 0:
         raise LedgerError(f"Unbalanced transaction {idempotency_key!r}: entries sum to {total}")
 
-    existing = db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.idempotency_key == idempotency_key))
-    if existing is not None:
+    # One statement both claims the key and inserts: a key posted before (or by a
+    # concurrent transaction that committed first) inserts nothing and returns nothing.
+    transaction = db.session.scalar(
+        _insert_ignoring_conflict(LedgerTransaction, "idempotency_key")
+        .values(idempotency_key=idempotency_key, description=description[:200], created_at=now,
+                campaign_id=campaign_id, pledge_id=pledge_id)
+        .returning(LedgerTransaction)
+        .options(lazyload(LedgerTransaction.entries)))  # none yet: an eager load would cache an empty list
+    if transaction is None:
+        existing = db.session.scalar(
+            select(LedgerTransaction).where(LedgerTransaction.idempotency_key == idempotency_key))
         return _same_or_raise(existing, lines)
     by_ref = accounts(ref for ref, _ in lines)
-    transaction = LedgerTransaction(idempotency_key=idempotency_key, description=description[:200],
-                                    created_at=now, campaign_id=campaign_id, pledge_id=pledge_id)
-    db.session.add(transaction)
-    db.session.flush()
-    db.session.add_all([LedgerEntry(transaction_id=transaction.id, account_id=by_ref[ref].id, amount=amount,
-                                    currency=ref.currency) for ref, amount in lines])
-    db.session.flush()
+    db.session.execute(insert(LedgerEntry), [
+        {"transaction_id": transaction.id, "account_id": by_ref[ref].id, "amount": amount, "currency": ref.currency}
+        for ref, amount in lines])
     return transaction
+
+
+def _insert_ignoring_conflict(model: Any, column: str) -> Any:
+    """``INSERT … ON CONFLICT (column) DO NOTHING`` in the session's dialect (PostgreSQL, SQLite)."""
+    dialect_insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return dialect_insert(model).on_conflict_do_nothing(index_elements=[column])
 
 
 def _same_or_raise(existing: LedgerTransaction, lines: list[tuple[AccountRef, int]]) -> LedgerTransaction:

@@ -250,8 +250,9 @@ def _reflection_end(facts: limits.InvestorFacts, now: datetime, j: limits.Jurisd
     return now + timedelta(days=days) if days else None
 
 
-def check_readiness(actor: Any, now: datetime, j: limits.JurisdictionProfile) -> None:
-    ready = investors.readiness(actor, now, j)
+def check_readiness(actor: Any, now: datetime, j: limits.JurisdictionProfile,
+                    context: investors.InvestorContext | None = None) -> None:
+    ready = investors.readiness(actor, now, j, context=context)
     if not ready.ready:
         missing = [step["detail"] for step in ready.steps if not step["done"]]
         raise NotAllowed(_("You cannot pledge yet: complete the steps on your investing page first."),
@@ -353,60 +354,74 @@ def create_pledge(actor: Any, campaign_id: int, data: Any, *, now: datetime, ide
     if campaign is None or not campaigns.can_view(campaign, actor):
         raise NotFound(_("No such campaign."))
     digest = request_hash(campaign_id, data)
-    if idempotency_key is not None:
-        idempotency_key = idempotency_key.strip()
-        if not 1 <= len(idempotency_key) <= 255:
-            raise ValidationFailed(_("The Idempotency-Key is invalid."),
-                                   {"Idempotency-Key": [_("Use 1 to 255 characters.")]})
-        existing = db.session.scalar(select(Pledge).where(Pledge.investor_id == actor.id,
-                                                          Pledge.idempotency_key == idempotency_key))
-        if existing is not None:
-            return _replay(existing, digest, now=now, return_url=return_url)
+    key = _clean_key(idempotency_key)
+    try:
+        pledge = _reserve_pledge(actor, campaign, data, digest, key, now=now, ip_address=ip_address)
+    except (DomainError, IntegrityError):
+        # Only a refusal looks the key up: a retry of a request that went through gets the
+        # first answer even though the round has filled or the limit is used up since, and
+        # a duplicate key on insert means a twin request created the pledge a moment ago.
+        db.session.rollback()
+        existing = _find_by_key(actor, key) if key is not None else None
+        if existing is None:
+            raise
+        return _replay(existing, digest, now=now, return_url=return_url)
+    return PledgeOutcome(_charge(pledge, now=now, return_url=return_url))
 
+
+def _clean_key(idempotency_key: str | None) -> str | None:
+    if idempotency_key is None:
+        return None
+    key = idempotency_key.strip()
+    if not 1 <= len(key) <= 255:
+        raise ValidationFailed(_("The Idempotency-Key is invalid."),
+                               {"Idempotency-Key": [_("Use 1 to 255 characters.")]})
+    return key
+
+
+def _find_by_key(actor: Any, key: str) -> Pledge | None:
+    return db.session.scalar(select(Pledge).where(Pledge.investor_id == actor.id, Pledge.idempotency_key == key))
+
+
+def _reserve_pledge(actor: Any, campaign: Campaign, data: Any, digest: str, key: str | None, *, now: datetime,
+                    ip_address: str | None) -> Pledge:
+    """Every check, then the pending pledge and its room, committed together (the first transaction)."""
     clean = _load(data)
     if not gateway().supports_payment_method(clean["payment_method"]):
         raise ValidationFailed(_("Unknown payment method."),
                                {"payment_method": [_("Unknown payment method %(id)s.", id=clean["payment_method"])]})
     _check_campaign(campaign, clean, now)
     j = investors.current_jurisdiction()
-    check_readiness(actor, now, j)
-    facts = investors.facts_for(actor)
+    context = investors.investor_context(actor, now)
+    check_readiness(actor, now, j, context)
+    facts = context.facts
     if facts is None:
         raise NotAllowed(_("Fill in your investor profile before pledging."))
     amount, currency = clean["amount"], campaign.currency
-    # Only a jurisdiction with an annual cap needs the year's total (one query saved on the hot path).
-    already = pledged_this_year(actor, currency, now, j) if j.annual_cap is not None else 0
+    already = 0
+    if limits.annual_cap_applies(facts, j):
+        # Held until the reservation commits: this investor's next pledge waits and counts this one.
+        investors.hold_profile(context.profile)
+        already = pledged_this_year(actor, currency, now, j)
     decision = limits.check_pledge(facts, amount, currency, now, acknowledged=clean["acknowledge_risk"],
                                    already_pledged_this_year=already, profile=j)
     decision.raise_if_refused()
-    fund = investors.fund_for(actor) if facts.kind is limits.InvestorKind.FUND else None
+    fund = context.fund if facts.kind is limits.InvestorKind.FUND else None
 
     pledge = Pledge(campaign_id=campaign.id, investor_id=actor.id, fund_id=fund.id if fund else None, amount=amount,
                     currency=currency, status=PledgeStatus.PENDING_PAYMENT.value,
                     payment_method=clean["payment_method"], created_at=now,
                     reflection_ends_at=_reflection_end(facts, now, j), kiis_version=campaign.current_kiis_version,
-                    idempotency_key=idempotency_key, request_hash=digest)
+                    idempotency_key=key, request_hash=digest)
     db.session.add(pledge)
-    try:
-        db.session.flush()  # the transaction's first write: on a duplicate key, roll it all back
-    except IntegrityError:
-        # The same key arrived twice at once; the other request created the pledge.
-        db.session.rollback()
-        existing = db.session.scalar(select(Pledge).where(Pledge.investor_id == actor.id,
-                                                          Pledge.idempotency_key == idempotency_key))
-        if existing is None:
-            raise
-        return _replay(existing, digest, now=now, return_url=return_url)
-    audit("pledge.created", actor=actor, subject=pledge, ip_address=ip_address, at=now,
+    db.session.flush()  # the transaction's first write: a duplicate key fails here, before anything else
+    # Chained by the next sealer: the chain lock must not be taken while the campaign row is held.
+    audit("pledge.created", actor=actor, subject=pledge, ip_address=ip_address, at=now, seal_later=True,
           details={"campaign_id": campaign.id, "amount": amount, "currency": currency,
                    "kiis_version": pledge.kiis_version, "risk_acknowledged": bool(clean["acknowledge_risk"])})
-    try:
-        _reserve(campaign.id, amount, now)  # last statement before the commit: the hot row is locked briefly
-    except StateConflict:
-        db.session.rollback()
-        raise
+    _reserve(campaign.id, amount, now)  # last statement before the commit: the hot row is locked briefly
     _commit_keeping(pledge)
-    return PledgeOutcome(_charge(pledge, now=now, return_url=return_url))
+    return pledge
 
 
 def _replay(existing: Pledge, digest: str, *, now: datetime, return_url: Callable[[int], str] | None) -> PledgeOutcome:

@@ -8,9 +8,10 @@ from flask_migrate import upgrade
 from sqlalchemy import select, text
 
 from app import create_app
-from app.core.audit import GENESIS_HASH, AuditEntry, audit, entry_digest, verify_chain
+from app.core.audit import DEFERRED, GENESIS_HASH, AuditEntry, audit, entry_digest, verify_chain
 from app.extensions import db
-from tests.factories import UserFactory
+from app.jobs.registry import run_due
+from tests.factories import NOW, UserFactory
 
 
 def _entries() -> list[AuditEntry]:
@@ -118,6 +119,40 @@ def test_a_row_inserted_around_audit_is_noticed(runner):
     forged = db.session.scalar(select(AuditEntry.id).where(AuditEntry.action == "forged"))
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1 and f"Audit entry {forged} (no seq)" in result.output
+
+
+def test_a_deferred_entry_waits_unchained_and_the_next_sealing_commit_chains_it():
+    user = UserFactory()
+    deferred = audit("pledge.created", actor=user, seal_later=True)
+    db.session.commit()
+    db.session.refresh(deferred)
+    assert (deferred.seq, deferred.prev_hash) == (None, DEFERRED)
+    report = verify_chain(db.session.connection())
+    assert report.ok and report.pending == 1
+    audit("test.event", actor=user)
+    db.session.commit()
+    db.session.refresh(deferred)
+    assert deferred.seq is not None and deferred.prev_hash != DEFERRED
+    report = verify_chain(db.session.connection())
+    assert report.ok and report.pending == 0 and report.verified == len(_entries())
+
+
+def test_a_jobs_pass_chains_deferred_entries():
+    audit("pledge.created", actor=UserFactory(), seal_later=True)
+    db.session.commit()
+    run_due(NOW)
+    assert [e.seq for e in _entries()] == list(range(1, len(_entries()) + 1))
+    assert verify_chain(db.session.connection()).pending == 0
+
+
+def test_verify_chains_deferred_entries_first(runner):
+    _write(2)
+    audit("pledge.created", seal_later=True)
+    db.session.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "Chained 1 deferred audit entries." in result.output
+    assert f"Verified {len(_entries())} audit entries" in result.output
 
 
 def test_the_migration_chains_existing_entries(tmp_path):

@@ -95,3 +95,68 @@ def test_fifty_threads_fill_a_round_with_room_for_twenty_and_not_one_more():
             db.session.remove()
             _cleanup(campaign_id, [*user_ids, owner_id])
             db.engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_one_investors_simultaneous_pledges_into_two_campaigns_never_pass_the_annual_cap():
+    """RU: 400,000 + 400,000 RUB at the same instant into different rounds; the cap is 600,000.
+
+    The rounds' row locks do not meet, so only the lock on the investor's profile makes
+    the second pledge count the first: exactly one is paid, the other is refused (422).
+    """
+    race_app = create_app({
+        "SQLALCHEMY_DATABASE_URI": create_app_url(os.environ["TEST_DATABASE_URL"]),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 4, "max_overflow": 0, "pool_pre_ping": True},
+        "PLATFORM_JURISDICTION": "RU",
+    })
+    race_app.extensions["gateway"] = SandboxGateway()
+    with race_app.app_context():
+        investor = make_ready_investor(classification="non_qualified")
+        db.session.execute(text("UPDATE investor_profiles SET currency = 'RUB' WHERE user_id = :u"),
+                           {"u": investor.id})
+        db.session.commit()
+        campaigns = [CampaignFactory(currency="RUB", target_amount=1_000_000_00, max_amount=10_000_000_00)
+                     for _ in range(2)]
+        campaign_ids = [c.id for c in campaigns]
+        owner_ids = [c.owner_id for c in campaigns]
+        investor_id = investor.id
+        db.session.remove()
+    rounds = 6  # the window is narrow: try it several times, each time with fresh rounds' headroom
+    barrier = threading.Barrier(2)
+
+    def pledge(campaign_id: int) -> int:
+        with race_app.app_context():
+            try:
+                user = db.session.get(User, investor_id)
+                barrier.wait(timeout=30)
+                outcome = services.create_pledge(user, campaign_id, {"amount": 400_000_00,
+                                                                     "payment_method": "pm_card_visa"}, now=NOW)
+                return 201 if outcome.pledge.status == "paid" else 0
+            except DomainError as exc:
+                return exc.status
+            finally:
+                db.session.remove()
+
+    try:
+        for _ in range(rounds):
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                statuses = sorted(pool.map(pledge, campaign_ids))
+            assert statuses == [201, 422]
+            with race_app.app_context():
+                live = db.session.execute(text(
+                    "SELECT count(*), coalesce(sum(amount), 0) FROM pledges WHERE investor_id = :u "
+                    "AND status = 'paid'"), {"u": investor_id}).one()
+                assert tuple(live) == (1, 400_000_00)
+                # Give the year's headroom back for the next attempt (as a refund would).
+                db.session.execute(text("UPDATE pledges SET status = 'refunded' WHERE investor_id = :u"),
+                                   {"u": investor_id})
+                db.session.commit()
+                db.session.remove()
+    finally:
+        with race_app.app_context():
+            db.session.remove()
+            for campaign_id in campaign_ids:
+                _cleanup(campaign_id, [])
+            _cleanup(campaign_ids[0], [investor_id, *owner_ids])
+            db.engine.dispose()
