@@ -17,10 +17,10 @@ so it can neither deadlock with row locks nor wait behind a slow gateway call.
 Because transactions commit in another order than they insert, the chain's order is
 ``seq`` (assigned under the lock, unique), not ``id``.
 
-Deferred entries (``audit(..., seal_later=True)``): the chain lock is one mutex for the
-whole platform, so the pledge hot path, which already holds the hot campaign row, does not
-take it. Its entries are inserted with ``prev_hash = DEFERRED`` and chained by the next
-transaction that seals anyway (nearly every other action), by every jobs pass, and by
+Deferred entries (``audit_deferred``): the chain lock is one mutex for the whole
+platform, so the pledge hot path, which already holds the hot campaign row, does not
+take it. Its entries are inserted at once with ``prev_hash = DEFERRED`` and chained by the
+next transaction that seals anyway (nearly every other action), by every jobs pass, and by
 ``flask audit verify``. The marker tells them from a row written around ``audit()``,
 which no sealer picks up and which ``verify`` still reports.
 """
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, event, func, or_, select, text, update
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, event, func, insert, or_, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.core.clock import as_utc
@@ -69,9 +69,6 @@ class AuditEntry(db.Model):
     #: SHA-256 (hex) of this entry's canonical serialisation; see ``entry_digest``.
     entry_hash: Mapped[str | None] = mapped_column(String(64))
 
-    #: Not a column: True for an entry the committing transaction leaves to a later sealer.
-    seal_later = False
-
 
 @event.listens_for(AuditEntry, "before_update")
 @event.listens_for(AuditEntry, "before_delete")
@@ -89,30 +86,44 @@ def audit(
     ip_address: str | None = None,
     details: dict[str, Any] | None = None,
     at: datetime | None = None,
-    seal_later: bool = False,
 ) -> AuditEntry:
     """Add an audit entry to the current transaction (the caller's commit keeps it and chains it).
 
     ``subject`` may be a model instance; its table name and id are recorded.
-    ``seal_later`` leaves the chaining to the next sealer (see the module's docstring):
-    for hot paths that must not wait for the chain lock.
     """
+    entry = AuditEntry(**_values(action, actor, subject, subject_type, subject_id, ip_address, details, at))
+    db.session.add(entry)
+    return entry
+
+
+_INSERT_DEFERRED = insert(AuditEntry.__table__).values(prev_hash=DEFERRED)
+
+
+def audit_deferred(
+    action: str,
+    *,
+    actor: Any = None,
+    subject: Any = None,
+    ip_address: str | None = None,
+    details: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> None:
+    """Insert an audit entry now, leaving its chaining to the next sealer (the module's docstring).
+
+    For hot paths that must neither take the chain lock nor pay for the ORM's unit of work:
+    one prepared INSERT in the caller's transaction, which keeps or discards it.
+    """
+    db.session.execute(_INSERT_DEFERRED, _values(action, actor, subject, None, None, ip_address, details, at))
+
+
+def _values(action: str, actor: Any, subject: Any, subject_type: str | None, subject_id: Any,
+            ip_address: str | None, details: dict[str, Any] | None, at: datetime | None) -> dict[str, Any]:
     if subject is not None:
         subject_type = subject_type or getattr(subject, "audit_type", subject.__tablename__)
         subject_id = subject.id
-    entry = AuditEntry(
-        created_at=at or clock_now(),
-        actor_id=getattr(actor, "id", None),
-        action=action,
-        subject_type=subject_type,
-        subject_id=None if subject_id is None else str(subject_id),
-        ip_address=ip_address,
-        details=details or {},
-        prev_hash=DEFERRED if seal_later else None,
-    )
-    entry.seal_later = seal_later
-    db.session.add(entry)
-    return entry
+    return {"created_at": at or clock_now(), "actor_id": getattr(actor, "id", None), "action": action,
+            "subject_type": subject_type, "subject_id": None if subject_id is None else str(subject_id),
+            "ip_address": ip_address, "details": details or {}}
 
 
 # --- the hash chain ----------------------------------------------------------------------
@@ -207,15 +218,14 @@ def seal_pending() -> int:
 
 @event.listens_for(Session, "after_flush")
 def _remember_new_entries(session: Session, flush_context: Any) -> None:
-    ids = [obj.id for obj in session.new if isinstance(obj, AuditEntry) and not obj.seal_later]
+    ids = [obj.id for obj in session.new if isinstance(obj, AuditEntry)]
     if ids:
         session.info.setdefault(_UNSEALED_KEY, set()).update(ids)
 
 
 @event.listens_for(Session, "before_commit")
 def _seal_on_commit(session: Session) -> None:
-    if not session.info.get(_UNSEALED_KEY) and not any(
-            isinstance(o, AuditEntry) and not o.seal_later for o in session.new):
+    if not session.info.get(_UNSEALED_KEY) and not any(isinstance(o, AuditEntry) for o in session.new):
         return
     session.flush()
     ids = session.info.pop(_UNSEALED_KEY, set())

@@ -4,6 +4,7 @@ The API renders them as RFC 9457 ``application/problem+json``; the HTML views pu
 field errors back on the form.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from marshmallow import ValidationError
@@ -63,12 +64,15 @@ def field_errors(messages: Any) -> dict[str, list[str]]:
     return out
 
 
-def load(schema: Any, data: Any, detail: str) -> dict:
+def load(schema: Any, data: Any, detail: str | Callable[[], str]) -> dict:
     """Load input with a marshmallow schema; anything but an object, or any invalid field,
-    is a 422 ValidationFailed naming the fields — the one path every service uses."""
+    is a 422 ValidationFailed naming the fields — the one path every service uses.
+
+    ``detail`` may be a callable, so a hot path translates its message only when it fails.
+    """
     if not isinstance(data, dict):
-        raise ValidationFailed(detail, {"_schema": ["Expected an object."]})
+        raise ValidationFailed(detail() if callable(detail) else detail, {"_schema": ["Expected an object."]})
     try:
         return schema.load(data)
     except ValidationError as exc:
-        raise ValidationFailed(detail, field_errors(exc.messages)) from None
+        raise ValidationFailed(detail() if callable(detail) else detail, field_errors(exc.messages)) from None

@@ -51,6 +51,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     and_,
+    bindparam,
     func,
     insert,
     select,
@@ -58,7 +59,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
+from sqlalchemy.orm import Mapped, make_transient_to_detached, mapped_column, relationship
 
 from app.core.money import SUPPORTED_CURRENCIES
 from app.core.types import UTCDateTime, one_of
@@ -188,18 +189,30 @@ def _where(ref: AccountRef):
                 LedgerAccount.owner_id == ref.owner_id, LedgerAccount.currency == ref.currency)
 
 
+_accounts = LedgerAccount.__table__
+#: Every account named by a list of (kind, owner_type, owner_id, currency): one row-value IN,
+#: built once (an expanding parameter), so each call only binds values.
+_ACCOUNTS = select(_accounts).where(
+    tuple_(_accounts.c.kind, _accounts.c.owner_type, _accounts.c.owner_id, _accounts.c.currency)
+    .in_(bindparam("refs", expanding=True)))
+
+
 def accounts(refs: Iterable[AccountRef]) -> dict[AccountRef, LedgerAccount]:
-    """The accounts ``refs`` name, in one query, creating any not used before."""
+    """The accounts ``refs`` name, creating any not used before."""
+    return {ref: db.session.get(LedgerAccount, account_id) for ref, account_id in account_ids(refs).items()}
+
+
+def account_ids(refs: Iterable[AccountRef]) -> dict[AccountRef, int]:
+    """The ids of the accounts ``refs`` name, in one query (plain rows, no ORM objects: ``post``
+    is on the pledge hot path), creating any not used before."""
     wanted = list(dict.fromkeys(refs))
-    found: dict[AccountRef, LedgerAccount] = {}
-    # One row-value IN: its statement is cached whatever the refs (an OR of ANDs is rebuilt each time).
-    key = tuple_(LedgerAccount.kind, LedgerAccount.owner_type, LedgerAccount.owner_id, LedgerAccount.currency)
+    found: dict[AccountRef, int] = {}
     values = [(ref.kind.value, ref.owner_type.value, ref.owner_id, ref.currency) for ref in wanted]
-    for acct in db.session.scalars(select(LedgerAccount).where(key.in_(values))):
-        found[AccountRef(AccountKind(acct.kind), OwnerType(acct.owner_type), acct.owner_id, acct.currency)] = acct
+    for row in db.session.execute(_ACCOUNTS, {"refs": values}):
+        found[AccountRef(AccountKind(row.kind), OwnerType(row.owner_type), row.owner_id, row.currency)] = row.id
     for ref in wanted:
         if ref not in found:
-            found[ref] = _create(ref)
+            found[ref] = _create(ref).id
     return found
 
 
@@ -250,27 +263,41 @@ def post(description: str, entries: Iterable[tuple[AccountRef, int]], *, now: da
 
     # One statement both claims the key and inserts: a key posted before (or by a
     # concurrent transaction that committed first) inserts nothing and returns nothing.
-    transaction = db.session.scalar(
-        _insert_ignoring_conflict(LedgerTransaction, "idempotency_key")
-        .values(idempotency_key=idempotency_key, description=description[:200], created_at=now,
-                campaign_id=campaign_id, pledge_id=pledge_id)
-        .returning(LedgerTransaction)
-        .options(lazyload(LedgerTransaction.entries)))  # none yet: an eager load would cache an empty list
-    if transaction is None:
+    values = {"idempotency_key": idempotency_key, "description": description[:200], "created_at": now,
+              "campaign_id": campaign_id, "pledge_id": pledge_id}
+    claimed = db.session.execute(_claiming_insert(), values).first()
+    if claimed is None:
         existing = db.session.scalar(
             select(LedgerTransaction).where(LedgerTransaction.idempotency_key == idempotency_key))
         return _same_or_raise(existing, lines)
-    by_ref = accounts(ref for ref, _ in lines)
-    db.session.execute(insert(LedgerEntry), [
-        {"transaction_id": transaction.id, "account_id": by_ref[ref].id, "amount": amount, "currency": ref.currency}
+    by_ref = account_ids(ref for ref, _ in lines)
+    db.session.execute(_INSERT_ENTRIES, [
+        {"transaction_id": claimed.id, "account_id": by_ref[ref], "amount": amount, "currency": ref.currency}
         for ref, amount in lines])
+    # The row as inserted, adopted without a SELECT; its entries load when first read.
+    transaction = LedgerTransaction(id=claimed.id, **values)
+    make_transient_to_detached(transaction)
+    db.session.add(transaction)
     return transaction
 
 
-def _insert_ignoring_conflict(model: Any, column: str) -> Any:
-    """``INSERT … ON CONFLICT (column) DO NOTHING`` in the session's dialect (PostgreSQL, SQLite)."""
-    dialect_insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    return dialect_insert(model).on_conflict_do_nothing(index_elements=[column])
+_INSERT_ENTRIES = insert(LedgerEntry.__table__)
+#: ``_claiming_insert``'s statement per dialect, built on first use.
+_CLAIMING_INSERTS: dict[str, Any] = {}
+
+
+def _claiming_insert() -> Any:
+    """``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`` in the session's
+    dialect (PostgreSQL, SQLite); built once per dialect and reused."""
+    name = db.session.get_bind().dialect.name
+    statement = _CLAIMING_INSERTS.get(name)
+    if statement is None:
+        dialect_insert = postgresql.insert if name == "postgresql" else sqlite.insert
+        table = LedgerTransaction.__table__
+        statement = _CLAIMING_INSERTS[name] = (
+            dialect_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(table.c.id))
+    return statement
 
 
 def _same_or_raise(existing: LedgerTransaction, lines: list[tuple[AccountRef, int]]) -> LedgerTransaction:

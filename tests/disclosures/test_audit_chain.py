@@ -8,7 +8,7 @@ from flask_migrate import upgrade
 from sqlalchemy import select, text
 
 from app import create_app
-from app.core.audit import DEFERRED, GENESIS_HASH, AuditEntry, audit, entry_digest, verify_chain
+from app.core.audit import DEFERRED, GENESIS_HASH, AuditEntry, audit, audit_deferred, entry_digest, verify_chain
 from app.extensions import db
 from app.jobs.registry import run_due
 from tests.factories import NOW, UserFactory
@@ -123,9 +123,9 @@ def test_a_row_inserted_around_audit_is_noticed(runner):
 
 def test_a_deferred_entry_waits_unchained_and_the_next_sealing_commit_chains_it():
     user = UserFactory()
-    deferred = audit("pledge.created", actor=user, seal_later=True)
+    audit_deferred("pledge.created", actor=user)
     db.session.commit()
-    db.session.refresh(deferred)
+    deferred = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "pledge.created")).one()
     assert (deferred.seq, deferred.prev_hash) == (None, DEFERRED)
     report = verify_chain(db.session.connection())
     assert report.ok and report.pending == 1
@@ -138,7 +138,7 @@ def test_a_deferred_entry_waits_unchained_and_the_next_sealing_commit_chains_it(
 
 
 def test_a_jobs_pass_chains_deferred_entries():
-    audit("pledge.created", actor=UserFactory(), seal_later=True)
+    audit_deferred("pledge.created", actor=UserFactory())
     db.session.commit()
     run_due(NOW)
     assert [e.seq for e in _entries()] == list(range(1, len(_entries()) + 1))
@@ -147,7 +147,7 @@ def test_a_jobs_pass_chains_deferred_entries():
 
 def test_verify_chains_deferred_entries_first(runner):
     _write(2)
-    audit("pledge.created", seal_later=True)
+    audit_deferred("pledge.created")
     db.session.commit()
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
