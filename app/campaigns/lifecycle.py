@@ -2,7 +2,9 @@
 
 ``draft → submitted → approved → live → successful | failed | cancelled``, later
 ``successful → repaying → completed | defaulted``. Rejection sends a submission back
-to draft; cancellation refunds every pledge (the jobs do the refunding).
+to draft; cancellation refunds every pledge (the jobs do the refunding). A successful
+round still fails if revocations during its investors' reflection periods take it back
+below its target before it is paid out: the offer is all or nothing, as its KIIS says.
 """
 
 from enum import StrEnum
@@ -33,6 +35,7 @@ TRANSITIONS: dict[tuple[S, Event], S] = {
     (S.LIVE, Event.SUCCEED): S.SUCCESSFUL,
     (S.LIVE, Event.FAIL): S.FAILED,
     (S.LIVE, Event.CANCEL): S.CANCELLED,
+    (S.SUCCESSFUL, Event.FAIL): S.FAILED,  # revoked back below the target before the payout
     (S.SUCCESSFUL, Event.START_REPAYING): S.REPAYING,
     (S.SUCCESSFUL, Event.COMPLETE): S.COMPLETED,  # a donation round, once paid out
     (S.REPAYING, Event.COMPLETE): S.COMPLETED,

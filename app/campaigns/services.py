@@ -414,6 +414,14 @@ def close_round(campaign: Campaign, *, now: datetime) -> Campaign:
     return campaign
 
 
+def fail_below_target(campaign: Campaign, *, raised: int, now: datetime) -> Campaign:
+    """A successful round that revocations took back below its target fails when its last
+    reflection period ends (the refund sweep then returns every remaining pledge)."""
+    _transition(campaign, Event.FAIL, None, now, raised=raised, target=campaign.target_amount,
+                reason="revoked below target")
+    return campaign
+
+
 def start_repaying(campaign: Campaign, *, now: datetime) -> Campaign:
     """A funded loan campaign was paid out; its repayment schedule runs from now."""
     _transition(campaign, Event.START_REPAYING, None, now)

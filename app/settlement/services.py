@@ -50,23 +50,30 @@ def refund_for_round(pledge: Pledge, *, now: datetime) -> None:
 
 
 def payable(now: datetime):
-    """Successful rounds with paid pledges, no payout yet, and every reflection period over."""
+    """Successful rounds with no payout yet and every reflection period over (``settle_round``
+    pays out, or fails a round that revocations took below its target, even to nothing)."""
     open_reflection = exists().where(
         Pledge.campaign_id == Campaign.id, Pledge.status.in_([PledgeStatus.PAID, PledgeStatus.PENDING_PAYMENT]),
         Pledge.reflection_ends_at.is_not(None), Pledge.reflection_ends_at > now)
     pending = exists().where(Pledge.campaign_id == Campaign.id, Pledge.status == PledgeStatus.PENDING_PAYMENT)
     revoked_unrefunded = exists().where(Pledge.campaign_id == Campaign.id, Pledge.status == PledgeStatus.REVOKED)
-    has_paid = exists().where(Pledge.campaign_id == Campaign.id, Pledge.status == PledgeStatus.PAID)
     paid_out = exists().where(Payout.campaign_id == Campaign.id)
-    return ((Campaign.status == CampaignStatus.SUCCESSFUL) & has_paid & ~open_reflection & ~pending
+    return ((Campaign.status == CampaignStatus.SUCCESSFUL) & ~open_reflection & ~pending
             & ~revoked_unrefunded & ~paid_out)
 
 
-def settle_round(campaign: Campaign, *, now: datetime) -> Payout:
-    """Step 1: settle the escrow, mark pledges settled, start the loan (or complete a donation)."""
+def settle_round(campaign: Campaign, *, now: datetime) -> Payout | None:
+    """Step 1: settle the escrow, mark pledges settled, start the loan (or complete a donation).
+
+    Every reflection period is over by now, so what is paid is final: if revocations took
+    the round below its target, it fails instead (None), and the refund sweep returns the rest.
+    """
     pledges = list(db.session.scalars(select(Pledge).where(
         Pledge.campaign_id == campaign.id, Pledge.status == PledgeStatus.PAID).order_by(Pledge.id)))
     gross = sum(p.amount for p in pledges)
+    if gross < campaign.target_amount:
+        _fail_below_target(campaign, gross, now=now)
+        return None
     fee = gross * current_app.config["PLATFORM_FEE_BPS"] // 10_000
     payout = Payout(campaign_id=campaign.id, owner_id=campaign.owner_id, currency=campaign.currency, gross=gross,
                     fee=fee, status=PayoutStatus.AWAITING_BANK_TRANSFER.value, created_at=now)
@@ -95,6 +102,17 @@ def settle_round(campaign: Campaign, *, now: datetime) -> Payout:
     # The transfer is the "send payouts" sweep's job, after this commit: its key must
     # name a payout row that exists, or a crash here could pay twice under two keys.
     return payout
+
+
+def _fail_below_target(campaign: Campaign, gross: int, *, now: datetime) -> None:
+    campaigns.fail_below_target(campaign, raised=gross, now=now)
+    owner = db.session.get(User, campaign.owner_id)
+    enqueue(owner, kind="round_result", dedupe_key=f"round-{campaign.id}-revoked-below-target", now=now,
+            subject=f"Round not funded: {campaign.title}",
+            body=f"Investors revoked pledges during their reflection periods, so {campaign.title} ended with "
+                 f"{format_money(gross, campaign.currency)} of its "
+                 f"{format_money(campaign.target_amount, campaign.currency)} target. The round did not go ahead; "
+                 "every remaining investor is refunded.")
 
 
 def sendable(now: datetime):

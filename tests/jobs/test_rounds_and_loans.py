@@ -13,7 +13,7 @@ from app.loans.models import Instalment, InstalmentShare, Loan
 from app.notifications.models import OutboxMessage
 from app.payments import ledger
 from app.payments.models import Pledge
-from app.payments.services import create_pledge
+from app.payments.services import create_pledge, revoke_pledge
 from app.settlement import services as settlement
 from app.settlement.models import Payout
 from tests.factories import NOW, CampaignFactory
@@ -69,6 +69,35 @@ def test_payout_waits_for_every_reflection_period(sandbox):
     assert loan.principal == 2_500_00 and len(loan.instalments) == 12
     assert sum(i.principal for i in loan.instalments) == 2_500_00
     assert results(payout_time + timedelta(hours=1))["pay out successful rounds"].done == 0
+
+
+@pytest.mark.parametrize("revoked", ["one", "all"])
+def test_a_round_revoked_below_its_target_after_closing_fails_and_refunds_the_rest(sandbox, revoked):
+    """All or nothing: closing at its target, then losing pledges to the reflection period,
+    a round is not paid out below its target; it fails and every remaining pledge is refunded."""
+    campaign = CampaignFactory(target_amount=2_000_00, max_amount=3_000_00, closes_at=NOW + timedelta(days=1))
+    first_investor, second_investor = make_ready_investor(), make_ready_investor()
+    first = pledge(first_investor, campaign, 1_000_00)
+    second = pledge(second_investor, campaign, 1_500_00, now=NOW + timedelta(hours=20))
+    closed = NOW + timedelta(days=2)
+    assert results(closed)["close rounds"].done == 1 and campaign.status == "successful"
+    revoke_pledge(second.id, second_investor, now=closed)
+    if revoked == "all":  # nothing left to wait for: the next pass decides
+        revoke_pledge(first.id, first_investor, now=closed)
+        after = closed + timedelta(minutes=1)
+    else:
+        assert results(NOW + timedelta(days=3, hours=23))["pay out successful rounds"].done == 0
+        assert campaign.status == "successful"  # the first pledge's reflection period is still open
+        after = NOW + timedelta(days=4, hours=1)
+    assert results(after)["pay out successful rounds"].done == 1
+    results(after + timedelta(minutes=1))
+    db.session.refresh(campaign)
+    assert campaign.status == "failed" and db.session.scalar(select(func.count()).select_from(Payout)) == 0
+    assert {p.status for p in db.session.scalars(select(Pledge))} == {"refunded"}
+    assert sandbox.refunds_made == 2 and ledger.escrow_balance(campaign.id) == 0
+    subjects = set(db.session.scalars(select(OutboxMessage.subject)))
+    assert f"Round not funded: {campaign.title}" in subjects
+    assert results(after + timedelta(hours=1))["pay out successful rounds"].done == 0
 
 
 def test_owner_with_a_connected_account_is_paid_through_the_gateway_once(sandbox):
