@@ -32,7 +32,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, event, func, insert, or_, select, text, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    String,
+    bindparam,
+    cast,
+    event,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.core.clock import as_utc
@@ -104,6 +119,8 @@ def audit_deferred(
     *,
     actor: Any = None,
     subject: Any = None,
+    subject_type: str | None = None,
+    subject_id: Any = None,
     ip_address: str | None = None,
     details: dict[str, Any] | None = None,
     at: datetime | None = None,
@@ -113,7 +130,27 @@ def audit_deferred(
     For hot paths that must neither take the chain lock nor pay for the ORM's unit of work:
     one prepared INSERT in the caller's transaction, which keeps or discards it.
     """
-    db.session.execute(_INSERT_DEFERRED, _values(action, actor, subject, None, None, ip_address, details, at))
+    db.session.execute(_INSERT_DEFERRED, _values(action, actor, subject, subject_type, subject_id, ip_address,
+                                                 details, at))
+
+
+def deferred_insert_from(source: Any, subject_type: str, subject_id: Any) -> Any:
+    """A deferred entry's INSERT that takes its subject's id from ``source`` (a CTE), so one
+    PostgreSQL statement can write a row and its audit entry together. Bind it with
+    ``deferred_params``; no row in ``source``, no entry."""
+    table = AuditEntry.__table__
+    row = select(*(bindparam(f"audit_{name}", type_=table.c[name].type)
+                   for name in ("created_at", "actor_id", "action", "ip_address", "details")),
+                 literal(subject_type, String), cast(subject_id, String), literal(DEFERRED, String)).select_from(source)
+    return insert(table).from_select(
+        ["created_at", "actor_id", "action", "ip_address", "details", "subject_type", "subject_id", "prev_hash"], row)
+
+
+def deferred_params(action: str, *, actor: Any = None, ip_address: str | None = None,
+                    details: dict[str, Any] | None = None, at: datetime | None = None) -> dict[str, Any]:
+    """The parameters of ``deferred_insert_from``."""
+    values = _values(action, actor, None, None, None, ip_address, details, at)
+    return {f"audit_{name}": values[name] for name in ("created_at", "actor_id", "action", "ip_address", "details")}
 
 
 def _values(action: str, actor: Any, subject: Any, subject_type: str | None, subject_id: Any,

@@ -54,8 +54,11 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    literal,
     select,
+    true,
     tuple_,
+    union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -261,35 +264,52 @@ def post(description: str, entries: Iterable[tuple[AccountRef, int]], *, now: da
     if total != 0:
         raise LedgerError(f"Unbalanced transaction {idempotency_key!r}: entries sum to {total}")
 
-    # One statement both claims the key and inserts: a key posted before (or by a
-    # concurrent transaction that committed first) inserts nothing and returns nothing.
     values = {"idempotency_key": idempotency_key, "description": description[:200], "created_at": now,
               "campaign_id": campaign_id, "pledge_id": pledge_id}
-    claimed = db.session.execute(_claiming_insert(), values).first()
-    if claimed is None:
+    transaction_id = _claim_and_enter(values, lines)
+    if transaction_id is None:
+        # The key was posted before (or by a concurrent transaction that committed first).
         existing = db.session.scalar(
             select(LedgerTransaction).where(LedgerTransaction.idempotency_key == idempotency_key))
         return _same_or_raise(existing, lines)
-    by_ref = account_ids(ref for ref, _ in lines)
-    db.session.execute(_INSERT_ENTRIES, [
-        {"transaction_id": claimed.id, "account_id": by_ref[ref], "amount": amount, "currency": ref.currency}
-        for ref, amount in lines])
     # The row as inserted, adopted without a SELECT; its entries load when first read.
-    transaction = LedgerTransaction(id=claimed.id, **values)
+    transaction = LedgerTransaction(id=transaction_id, **values)
     make_transient_to_detached(transaction)
     db.session.add(transaction)
     return transaction
 
 
-_INSERT_ENTRIES = insert(LedgerEntry.__table__)
-#: ``_claiming_insert``'s statement per dialect, built on first use.
-_CLAIMING_INSERTS: dict[str, Any] = {}
+def _claim_and_enter(values: dict[str, Any], lines: list[tuple[AccountRef, int]]) -> int | None:
+    """Insert the transaction unless its key exists (then None), and its entries in order.
 
-
-def _claiming_insert() -> Any:
-    """``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`` in the session's
-    dialect (PostgreSQL, SQLite); built once per dialect and reused."""
+    On PostgreSQL one statement does both (a data-modifying CTE); elsewhere two. Either way
+    the key is claimed by the insert itself, so two posts of one key never both write.
+    """
+    by_ref = account_ids(ref for ref, _ in lines)
+    rows = [(by_ref[ref], amount, ref.currency) for ref, amount in lines]
     name = db.session.get_bind().dialect.name
+    if name == "postgresql":
+        params = {f"tx_{key}": value for key, value in values.items()}
+        for i, (account_id, amount, currency) in enumerate(rows):
+            params |= {f"account_{i}": account_id, f"amount_{i}": amount, f"currency_{i}": currency}
+        return db.session.execute(_posting_pg(len(rows)), params).scalar()
+    claimed = db.session.execute(_claiming_insert(name), values).first()
+    if claimed is None:
+        return None
+    db.session.execute(_INSERT_ENTRIES, [
+        {"transaction_id": claimed.id, "account_id": account_id, "amount": amount, "currency": currency}
+        for account_id, amount, currency in rows])
+    return claimed.id
+
+
+_INSERT_ENTRIES = insert(LedgerEntry.__table__)
+#: Statements built on first use and reused: by dialect, and by number of entries.
+_CLAIMING_INSERTS: dict[str, Any] = {}
+_POSTINGS_PG: dict[int, Any] = {}
+
+
+def _claiming_insert(name: str) -> Any:
+    """``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`` in dialect ``name``."""
     statement = _CLAIMING_INSERTS.get(name)
     if statement is None:
         dialect_insert = postgresql.insert if name == "postgresql" else sqlite.insert
@@ -297,6 +317,30 @@ def _claiming_insert() -> Any:
         statement = _CLAIMING_INSERTS[name] = (
             dialect_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(table.c.id))
+    return statement
+
+
+def _posting_pg(count: int) -> Any:
+    """PostgreSQL: the claiming insert and its ``count`` entries, in entry order, as one statement."""
+    statement = _POSTINGS_PG.get(count)
+    if statement is None:
+        transactions, entries = LedgerTransaction.__table__, LedgerEntry.__table__
+        claimed = (postgresql.insert(transactions)
+                   .values({key: bindparam(f"tx_{key}", type_=transactions.c[key].type)
+                            for key in ("idempotency_key", "description", "created_at", "campaign_id", "pledge_id")})
+                   .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                   .returning(transactions.c.id).cte("claimed"))
+        lines = union_all(*(
+            select(literal(i).label("ord"), bindparam(f"account_{i}", type_=Integer).label("account_id"),
+                   bindparam(f"amount_{i}", type_=BigInteger).label("amount"),
+                   bindparam(f"currency_{i}", type_=String).label("currency"))
+            for i in range(count))).subquery("lines")
+        entered = (insert(entries).from_select(
+            ["transaction_id", "account_id", "amount", "currency"],
+            select(claimed.c.id, lines.c.account_id, lines.c.amount, lines.c.currency)
+            .select_from(claimed).join(lines, true()).order_by(lines.c.ord))
+            .returning(entries.c.id).cte("entered"))
+        statement = _POSTINGS_PG[count] = select(claimed.c.id).add_cte(entered)
     return statement
 
 

@@ -44,7 +44,7 @@ from sqlalchemy.orm.util import identity_key
 
 from app.campaigns import services as campaigns
 from app.campaigns.models import Campaign, CampaignStatus
-from app.core.audit import audit, audit_deferred
+from app.core.audit import audit, audit_deferred, deferred_insert_from, deferred_params
 from app.core.errors import DomainError, NotAllowed, NotFound, StateConflict, ValidationFailed, load
 from app.core.money import format_money
 from app.core.permissions import Permission, Role, can
@@ -441,34 +441,62 @@ def _reserve_pledge(actor: Any, campaign: Any, data: Any, digest: str, key: str 
     decision.raise_if_refused()
     fund = context.fund if facts.kind is limits.InvestorKind.FUND else None
 
-    pledge = _insert_pending(
-        campaign_id=campaign.id, investor_id=actor.id, fund_id=fund.id if fund else None, amount=amount,
-        currency=currency, status=PledgeStatus.PENDING_PAYMENT.value, payment_method=clean["payment_method"],
-        created_at=now, reflection_ends_at=_reflection_end(facts, now, j), kiis_version=campaign.current_kiis_version,
-        idempotency_key=key, request_hash=digest)
-    # Chained by the next sealer: the chain lock must not be taken while the campaign row is held.
-    audit_deferred("pledge.created", actor=actor, subject=pledge, ip_address=ip_address, at=now,
-                   details={"campaign_id": campaign.id, "amount": amount, "currency": currency,
-                            "kiis_version": pledge.kiis_version,
-                            "risk_acknowledged": bool(clean["acknowledge_risk"])})
-    _reserve(campaign.id, amount, now)  # last statement before the commit: the hot row is locked briefly
+    pledge = _insert_reserving(
+        dict(campaign_id=campaign.id, investor_id=actor.id, fund_id=fund.id if fund else None, amount=amount,
+             currency=currency, status=PledgeStatus.PENDING_PAYMENT.value, payment_method=clean["payment_method"],
+             created_at=now, reflection_ends_at=_reflection_end(facts, now, j),
+             kiis_version=campaign.current_kiis_version, idempotency_key=key, request_hash=digest),
+        {"actor": actor, "ip_address": ip_address, "at": now,
+         "details": {"campaign_id": campaign.id, "amount": amount, "currency": currency,
+                     "kiis_version": campaign.current_kiis_version,
+                     "risk_acknowledged": bool(clean["acknowledge_risk"])}},
+        now=now)
     _commit_keeping(pledge)
     return pledge
 
 
 _INSERT_PLEDGE = insert(pledge_table).returning(pledge_table.c.id)
 _PLEDGE_COLUMNS = tuple(attr.key for attr in inspect(Pledge).column_attrs)
+_NEW_COLUMNS = tuple(key for key in _PLEDGE_COLUMNS if key != "id")
 
 
-def _insert_pending(**values: Any) -> Pledge:
-    """Insert the pledge with one prepared statement and adopt it into the session as loaded.
+def _reserving_insert_pg() -> Any:
+    """PostgreSQL: the room, the pledge and its audit entry in one statement (data-modifying
+    CTEs). A full or closed round updates no campaign row, so nothing is inserted either;
+    the campaign row is locked from this statement to the commit that follows it."""
+    room = _RESERVE.cte("room")
+    values = select(*(bindparam(f"new_{key}", type_=pledge_table.c[key].type) for key in _NEW_COLUMNS))
+    new = (insert(pledge_table).from_select(list(_NEW_COLUMNS), values.select_from(room))
+           .returning(pledge_table.c.id).cte("new_pledge"))
+    logged = deferred_insert_from(new, "pledge", new.c.id).cte("logged")
+    return select(new.c.id).add_cte(logged)
 
-    The transaction's first write, so a duplicate Idempotency-Key fails here before anything
-    else; and no ORM flush, which costs the hot path more than the INSERT itself. Every
-    column is given a value, so reading one later never lazy-loads.
+
+_RESERVING_INSERT_PG = _reserving_insert_pg()
+
+
+def _insert_reserving(values: dict[str, Any], audit_entry: dict[str, Any], *, now: datetime) -> Pledge:
+    """Insert the pending pledge and its "pledge.created" audit entry and take its room; adopt
+    the pledge into the session as loaded (no ORM flush, no re-SELECT). The entry is deferred,
+    chained by the next sealer: the chain lock must not be taken while the campaign row is held.
+
+    On PostgreSQL one statement does it all, so a pledge's first transaction costs one round
+    trip; elsewhere three, the room last. A duplicate Idempotency-Key raises IntegrityError,
+    a round without room a StateConflict (409), and either way nothing is kept.
     """
-    row = {key: None for key in _PLEDGE_COLUMNS if key != "id"} | values
-    pledge = Pledge(id=db.session.execute(_INSERT_PLEDGE, row).scalar_one(), **row)
+    row = {key: None for key in _NEW_COLUMNS} | values
+    if db.session.get_bind().dialect.name == "postgresql":
+        params = {f"new_{key}": value for key, value in row.items()} | deferred_params("pledge.created", **audit_entry)
+        pledge_id = db.session.execute(_RESERVING_INSERT_PG, {
+            **params, "campaign_id": row["campaign_id"], "amount": row["amount"], "now": now}).scalar()
+        if pledge_id is None:
+            raise _room_conflict(row["campaign_id"], row["amount"], now)
+        _expire_campaign(row["campaign_id"])
+    else:
+        pledge_id = db.session.execute(_INSERT_PLEDGE, row).scalar_one()
+        audit_deferred("pledge.created", subject_type="pledge", subject_id=pledge_id, **audit_entry)
+        _reserve(row["campaign_id"], row["amount"], now)  # last: the hot row is locked briefly
+    pledge = Pledge(id=pledge_id, **row)
     make_transient_to_detached(pledge)
     db.session.add(pledge)
     return pledge

@@ -9,8 +9,8 @@ from app.extensions import db
 from app.payments import ledger, services
 from app.payments.gateways.base import ChargeResult, GatewayError
 from app.payments.models import Pledge
-from tests.factories import NOW
-from tests.payments.conftest import fresh
+from tests.factories import NOW, CampaignFactory
+from tests.payments.conftest import fresh, make_ready_investor
 
 VISA = {"amount": 500_00, "payment_method": "pm_card_visa"}
 THREE_DS = {"amount": 500_00, "payment_method": "pm_card_authenticationRequired"}
@@ -183,3 +183,31 @@ def test_the_annual_limit_counts_this_platforms_live_pledges(campaign, app):
         assert first.reflection_ends_at is None  # no reflection period in 259-FZ
     finally:
         app.config["PLATFORM_JURISDICTION"] = "EU"
+
+
+def _audit_rows(action: str) -> list:
+    from sqlalchemy import select
+
+    from app.core.audit import AuditEntry
+
+    return list(db.session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+
+
+def test_a_pledge_is_audited_with_its_subject_actor_and_terms_in_its_first_transaction(investor, campaign):
+    """One statement on PostgreSQL, three on SQLite: the same entry either way."""
+    p = pledge(investor, campaign, VISA, ip_address="192.0.2.7")
+    [entry] = _audit_rows("pledge.created")
+    assert (entry.subject_type, entry.subject_id, entry.actor_id, entry.ip_address) == (
+        "pledge", str(p.id), investor.id, "192.0.2.7")
+    assert entry.details == {"campaign_id": campaign.id, "amount": 500_00, "currency": campaign.currency,
+                             "kiis_version": campaign.current_kiis_version, "risk_acknowledged": False}
+    assert entry.created_at == NOW
+
+
+def test_a_pledge_refused_for_room_leaves_no_pledge_no_entry_and_no_reservation(investor):
+    small = CampaignFactory(target_amount=500_00, max_amount=800_00)
+    pledge(make_ready_investor(), small, VISA)
+    with pytest.raises(StateConflict, match=r"Only €300\.00 of room"):
+        pledge(investor, small, VISA)
+    assert db.session.query(Pledge).count() == 1 and len(_audit_rows("pledge.created")) == 1
+    assert (fresh(small).reserved_amount, fresh(small).raised_amount) == (0, 500_00)
