@@ -251,19 +251,7 @@ def post(description: str, entries: Iterable[tuple[AccountRef, int]], *, now: da
     :raises IntegrityError: another transaction posted the same key at the same moment and
         committed first; the caller's retry then returns that one.
     """
-    lines = [(ref, amount) for ref, amount in entries]
-    if len(lines) < 2:
-        raise LedgerError("A transaction needs at least two entries")
-    for _, amount in lines:
-        if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
-            raise LedgerError(f"Entry amounts are non-zero integers in minor units, not {amount!r}")
-    currencies = {ref.currency for ref, _ in lines}
-    if len(currencies) != 1:
-        raise LedgerError(f"A transaction is in one currency, not {sorted(currencies)}")
-    total = sum(amount for _, amount in lines)
-    if total != 0:
-        raise LedgerError(f"Unbalanced transaction {idempotency_key!r}: entries sum to {total}")
-
+    lines = _checked(entries, idempotency_key)
     values = {"idempotency_key": idempotency_key, "description": description[:200], "created_at": now,
               "campaign_id": campaign_id, "pledge_id": pledge_id}
     transaction_id = _claim_and_enter(values, lines)
@@ -279,20 +267,65 @@ def post(description: str, entries: Iterable[tuple[AccountRef, int]], *, now: da
     return transaction
 
 
+def _checked(entries: Iterable[tuple[AccountRef, int]], idempotency_key: str) -> list[tuple[AccountRef, int]]:
+    """The entries as a list, or LedgerError if they break double entry."""
+    lines = [(ref, amount) for ref, amount in entries]
+    if len(lines) < 2:
+        raise LedgerError("A transaction needs at least two entries")
+    for _, amount in lines:
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
+            raise LedgerError(f"Entry amounts are non-zero integers in minor units, not {amount!r}")
+    currencies = {ref.currency for ref, _ in lines}
+    if len(currencies) != 1:
+        raise LedgerError(f"A transaction is in one currency, not {sorted(currencies)}")
+    total = sum(amount for _, amount in lines)
+    if total != 0:
+        raise LedgerError(f"Unbalanced transaction {idempotency_key!r}: entries sum to {total}")
+    return lines
+
+
+def post_guarded_pg(description: str, entries: Iterable[tuple[AccountRef, int]], *, guard: Any, also: tuple = (),
+                    params: dict[str, Any], now: datetime, idempotency_key: str, campaign_id: int | None = None,
+                    pledge_id: int | None = None) -> bool:
+    """PostgreSQL: post in the same statement as ``guard``, a data-modifying CTE (a state
+    change with RETURNING), and only if it yields a row; ``also`` are further CTEs of that
+    statement (they see ``guard``'s rows). Returns whether ``guard`` yielded a row.
+
+    For the pledge hot path: the state change, the posting and the counters in one round trip.
+    The same checks as ``post``; a key posted before while ``guard`` still changed something
+    is a LedgerError, and the caller's transaction must roll back.
+    """
+    lines = _checked(entries, idempotency_key)
+    values = {"idempotency_key": idempotency_key, "description": description[:200], "created_at": now,
+              "campaign_id": campaign_id, "pledge_id": pledge_id}
+    statement = _posting_pg(len(lines), guard, also)
+    row = db.session.execute(statement, _posting_params(values, lines) | params).first()
+    if row is None:
+        return False
+    if row.transaction_id is None:
+        raise LedgerError(f"Idempotency key {idempotency_key!r} was already posted")
+    return True
+
+
+def _posting_params(values: dict[str, Any], lines: list[tuple[AccountRef, int]]) -> dict[str, Any]:
+    by_ref = account_ids(ref for ref, _ in lines)
+    params = {f"tx_{key}": value for key, value in values.items()}
+    for i, (ref, amount) in enumerate(lines):
+        params |= {f"account_{i}": by_ref[ref], f"amount_{i}": amount, f"currency_{i}": ref.currency}
+    return params
+
+
 def _claim_and_enter(values: dict[str, Any], lines: list[tuple[AccountRef, int]]) -> int | None:
     """Insert the transaction unless its key exists (then None), and its entries in order.
 
     On PostgreSQL one statement does both (a data-modifying CTE); elsewhere two. Either way
     the key is claimed by the insert itself, so two posts of one key never both write.
     """
-    by_ref = account_ids(ref for ref, _ in lines)
-    rows = [(by_ref[ref], amount, ref.currency) for ref, amount in lines]
     name = db.session.get_bind().dialect.name
     if name == "postgresql":
-        params = {f"tx_{key}": value for key, value in values.items()}
-        for i, (account_id, amount, currency) in enumerate(rows):
-            params |= {f"account_{i}": account_id, f"amount_{i}": amount, f"currency_{i}": currency}
-        return db.session.execute(_posting_pg(len(rows)), params).scalar()
+        return db.session.execute(_posting_pg(len(lines)), _posting_params(values, lines)).scalar()
+    by_ref = account_ids(ref for ref, _ in lines)
+    rows = [(by_ref[ref], amount, ref.currency) for ref, amount in lines]
     claimed = db.session.execute(_claiming_insert(name), values).first()
     if claimed is None:
         return None
@@ -305,7 +338,7 @@ def _claim_and_enter(values: dict[str, Any], lines: list[tuple[AccountRef, int]]
 _INSERT_ENTRIES = insert(LedgerEntry.__table__)
 #: Statements built on first use and reused: by dialect, and by number of entries.
 _CLAIMING_INSERTS: dict[str, Any] = {}
-_POSTINGS_PG: dict[int, Any] = {}
+_POSTINGS_PG: dict[tuple, Any] = {}
 
 
 def _claiming_insert(name: str) -> Any:
@@ -320,14 +353,20 @@ def _claiming_insert(name: str) -> Any:
     return statement
 
 
-def _posting_pg(count: int) -> Any:
-    """PostgreSQL: the claiming insert and its ``count`` entries, in entry order, as one statement."""
-    statement = _POSTINGS_PG.get(count)
+def _posting_pg(count: int, guard: Any = None, also: tuple = ()) -> Any:
+    """PostgreSQL: the claiming insert and its ``count`` entries, in entry order, as one
+    statement answering the transaction id (none if the key was posted before). With a
+    ``guard`` CTE, the insert takes place only if it yields a row, ``also`` run alongside,
+    and the answer is one row of ``guard``'s id and the transaction id, or none."""
+    key = (count, guard, also)
+    statement = _POSTINGS_PG.get(key)
     if statement is None:
         transactions, entries = LedgerTransaction.__table__, LedgerEntry.__table__
-        claimed = (postgresql.insert(transactions)
-                   .values({key: bindparam(f"tx_{key}", type_=transactions.c[key].type)
-                            for key in ("idempotency_key", "description", "created_at", "campaign_id", "pledge_id")})
+        columns = ("idempotency_key", "description", "created_at", "campaign_id", "pledge_id")
+        values = select(*(bindparam(f"tx_{name}", type_=transactions.c[name].type) for name in columns))
+        if guard is not None:
+            values = values.select_from(guard)
+        claimed = (postgresql.insert(transactions).from_select(list(columns), values)
                    .on_conflict_do_nothing(index_elements=["idempotency_key"])
                    .returning(transactions.c.id).cte("claimed"))
         lines = union_all(*(
@@ -340,7 +379,12 @@ def _posting_pg(count: int) -> Any:
             select(claimed.c.id, lines.c.account_id, lines.c.amount, lines.c.currency)
             .select_from(claimed).join(lines, true()).order_by(lines.c.ord))
             .returning(entries.c.id).cte("entered"))
-        statement = _POSTINGS_PG[count] = select(claimed.c.id).add_cte(entered)
+        if guard is None:
+            statement = select(claimed.c.id).add_cte(entered)
+        else:
+            statement = (select(guard.c.id, claimed.c.id.label("transaction_id"))
+                         .select_from(guard).outerjoin(claimed, true()).add_cte(entered, *also))
+        _POSTINGS_PG[key] = statement
     return statement
 
 
@@ -402,14 +446,23 @@ def transactions_for_campaign(campaign_id: int) -> list[LedgerTransaction]:
 
 def post_pledge_paid(pledge, *, now: datetime) -> LedgerTransaction:
     """The card money arrives and is committed to the campaign's escrow."""
+    return post(*_pledge_paid(pledge), now=now, idempotency_key=f"pledge-{pledge.id}-paid",
+                campaign_id=pledge.campaign_id, pledge_id=pledge.id)
+
+
+def post_pledge_paid_guarded_pg(pledge, *, guard: Any, also: tuple, params: dict[str, Any], now: datetime) -> bool:
+    """``post_pledge_paid`` in the statement of ``guard`` (see ``post_guarded_pg``)."""
+    return post_guarded_pg(*_pledge_paid(pledge), guard=guard, also=also, params=params, now=now,
+                           idempotency_key=f"pledge-{pledge.id}-paid", campaign_id=pledge.campaign_id,
+                           pledge_id=pledge.id)
+
+
+def _pledge_paid(pledge) -> tuple[str, list[tuple[AccountRef, int]]]:
     funds = investor_funds(pledge.currency, user_id=pledge.investor_id, fund_id=pledge.fund_id)
     a = pledge.amount
-    return post(
-        f"Pledge {pledge.id} paid",
-        [(gateway_clearing(pledge.currency), a), (funds, -a), (funds, a),
-         (campaign_escrow(pledge.campaign_id, pledge.currency), -a)],
-        now=now, idempotency_key=f"pledge-{pledge.id}-paid", campaign_id=pledge.campaign_id, pledge_id=pledge.id,
-    )
+    return (f"Pledge {pledge.id} paid",
+            [(gateway_clearing(pledge.currency), a), (funds, -a), (funds, a),
+             (campaign_escrow(pledge.campaign_id, pledge.currency), -a)])
 
 
 def post_pledge_refunded(pledge, *, now: datetime) -> LedgerTransaction:

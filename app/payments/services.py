@@ -549,13 +549,10 @@ def record_charge_result(pledge: Pledge, result: ChargeResult, *, now: datetime)
     pledge already failed or expired (its room given away) is refunded at once.
     """
     if result.status == "succeeded":
-        if _transition(pledge, Event.PAY, paid_at=now, gateway_reference=result.reference, next_action_url=None,
-                       failure_code=None, failure_message=None):
-            # No audit entry here: the ledger transaction is the record of the payment, and
-            # the hash-chained audit log's commit lock would sit on the hot campaign row.
-            ledger.post_pledge_paid(pledge, now=now)
-            _count(pledge)  # last: the hot campaign row is locked only until the commit
-        elif pledge.status in (PledgeStatus.FAILED, PledgeStatus.EXPIRED) and pledge.refunded_at is None:
+        # No audit entry here: the ledger transaction is the record of the payment, and
+        # the hash-chained audit log's commit lock would sit on the hot campaign row.
+        if not _pay(pledge, result.reference, now=now) and pledge.status in (
+                PledgeStatus.FAILED, PledgeStatus.EXPIRED) and pledge.refunded_at is None:
             _refund_late_charge(pledge, result, now=now)
         return pledge
     if result.status in ("requires_action", "processing"):
@@ -570,6 +567,51 @@ def record_charge_result(pledge: Pledge, result: ChargeResult, *, now: datetime)
         audit("pledge.failed", subject=pledge, at=now, details={"code": result.failure_code})
         _release(pledge)
     return pledge
+
+
+_PAY_VALUES = {"paid_at": None, "gateway_reference": None, "next_action_url": None, "failure_code": None,
+               "failure_message": None}
+
+
+def _paying_ctes_pg() -> tuple[Any, Any]:
+    """PostgreSQL: the PAY transition and the campaign's counters as CTEs of one statement
+    (with the ledger posting between them, see ``_pay``)."""
+    paid = (_transition_statement(Event.PAY, tuple(sorted(_PAY_VALUES)))
+            .returning(pledge_table.c.id, pledge_table.c.campaign_id, pledge_table.c.amount).cte("paid"))
+    counted = (update(campaign_table).where(_c.id == paid.c.campaign_id)
+               .values(reserved_amount=_c.reserved_amount - paid.c.amount,
+                       raised_amount=_c.raised_amount + paid.c.amount, backers_count=_c.backers_count + 1)
+               .cte("counted"))
+    return paid, counted
+
+
+_PAID_PG, _COUNTED_PG = _paying_ctes_pg()
+
+
+def _pay(pledge: Pledge, reference: str, *, now: datetime) -> bool:
+    """pending_payment → paid, the payment posted to escrow and counted toward the round; False
+    if another process moved the pledge first (then nothing changed and it is re-read).
+
+    On PostgreSQL one statement does the three; elsewhere three, the hot campaign row last,
+    so it is locked only until the commit.
+    """
+    values = _PAY_VALUES | {"paid_at": now, "gateway_reference": reference}
+    if db.session.get_bind().dialect.name == "postgresql":
+        params = {"pledge_id": pledge.id, **{f"new_{key}": value for key, value in values.items()}}
+        if not ledger.post_pledge_paid_guarded_pg(pledge, guard=_PAID_PG, also=(_COUNTED_PG,), params=params,
+                                                  now=now):
+            db.session.refresh(pledge)
+            return False
+        set_committed_value(pledge, "status", PledgeStatus.PAID.value)
+        for key, value in values.items():
+            set_committed_value(pledge, key, value)
+        _expire_campaign(pledge.campaign_id)
+        return True
+    if not _transition(pledge, Event.PAY, **values):
+        return False
+    ledger.post_pledge_paid(pledge, now=now)
+    _count(pledge)
+    return True
 
 
 def _refund_late_charge(pledge: Pledge, result: ChargeResult, *, now: datetime) -> None:
