@@ -18,19 +18,29 @@ Products ``total × w`` stay below 2**63 while the amounts are at most
 ``SAFE_PRINCIPAL`` (every EUR loan under the ECSP cap is); larger loans (RUB rounds may
 reach a billion roubles) are split by ``allocate`` itself, so no amount ever passes
 through a float or overflows.
+
+Results are columns, not objects. A fund with 5,000 holdings reads some 38,000 rows;
+every container object that lives through a few young garbage collections counts toward
+a full collection of the interpreter's heap, which costs 200–300 ms in a loaded app, and
+SQLAlchemy ``Row`` objects, ``zip(*rows)``'s iterator per row and an object per holding
+set one off on nearly every page view. So rows come back as the driver's plain tuples
+(``_rows``; tuples of numbers and text are untracked at the collector's first look),
+numpy takes them apart into columns (``_columns``), and timestamps come as numbers or
+ISO text that numpy reads in one call (``_Instant``).
 """
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, case, func, select, type_coerce
+from sqlalchemy import ColumnElement, and_, case, func, literal, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType
 
 from app.campaigns.models import Campaign, CampaignSdg, InstrumentType
-from app.core.clock import as_utc
 from app.core.money import allocate
 from app.extensions import db
 from app.loans.models import (
@@ -73,106 +83,157 @@ def _share_filter(owner: PortfolioOwner) -> ColumnElement[bool]:
     return and_(InstalmentShare.investor_id == owner.id, InstalmentShare.fund_id.is_(None))
 
 
-def _rows(statement: Any) -> list[Any]:
-    """Run a read-only statement on the session's connection (Core: no ORM row machinery)."""
-    return db.session.connection().execute(statement).all()
+def _rows(statement: Any) -> list[tuple]:
+    """Run a read-only statement on the session's connection and return the driver's rows.
+
+    The values are the driver's, with no result processing: select timestamps as
+    ``_Instant``.
+    """
+    result = db.session.connection().execute(statement)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
 
 
-def _day(column: Any) -> Any:
-    """The UTC calendar day of a timestamp, on SQLite and PostgreSQL alike."""
-    return func.date(column)
+def _columns(statement: Any) -> np.ndarray:
+    """The statement's rows as a 2-D object array, a column per selected column: numpy takes
+    the columns apart without making a Python object per row (``zip(*rows)`` made one)."""
+    rows = _rows(statement)
+    return np.array(rows, dtype=object).reshape(len(rows), len(statement.selected_columns))
 
 
-def as_date(value: Any) -> date:
-    """``date()`` answers a string on SQLite and a date on PostgreSQL."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
+class _Instant(FunctionElement):
+    """A timestamp (or a date) in the form numpy reads at once (``instants``).
+
+    SQLite keeps UTC timestamps as ISO text: as they are. On PostgreSQL psycopg would build
+    an aware datetime per value, a Python call each (some 2 µs, and a large fund reads
+    25,000 of them): microseconds since 1970 instead, which are the same in any session
+    time zone.
+    """
+
+    type = NullType()  # text or an integer, read by ``instants``
+    name = "instant"
+    inherit_cache = True
+
+
+@compiles(_Instant)
+def _instant_as_stored(element: _Instant, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_Instant, "postgresql")
+def _instant_in_microseconds(element: _Instant, compiler: Any, **kw: Any) -> str:
+    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) * 1000000 AS BIGINT)"
+
+
+def instants(column: np.ndarray) -> np.ndarray:
+    """A column of ``_Instant`` values as UTC datetime64[us] (text parsed, integers counted)."""
+    return column.astype("datetime64[us]")
+
+
+def moment(instant: np.datetime64) -> datetime:
+    """An instant of ``instants`` as an aware datetime in UTC."""
+    return instant.astype(datetime).replace(tzinfo=UTC)
 
 
 # --- holdings --------------------------------------------------------------------------
 
 
-def holding_rows(owner: PortfolioOwner) -> list[Any]:
-    """One row per holding: a paid or settled pledge to a loan campaign."""
-    statement = (
-        select(
-            Pledge.id.label("pledge_id"), Pledge.campaign_id, Pledge.amount, Pledge.currency,
-            Pledge.status.label("pledge_status"),
-            func.coalesce(Pledge.paid_at, Pledge.settled_at, Pledge.created_at).label("paid_at"),
-            Campaign.title, Campaign.category, Campaign.country, Campaign.risk_class,
-            Campaign.status.label("campaign_status"), Campaign.raised_amount,
-            Campaign.co2_tonnes_per_year, Campaign.energy_mwh_per_year,
-            func.coalesce(Loan.interest_rate_bps, Campaign.interest_rate_bps).label("interest_rate_bps"),
-            func.coalesce(Loan.term_months, Campaign.term_months).label("term_months"),
-            func.coalesce(Loan.repayment, Campaign.repayment).label("repayment"),
-            Loan.status.label("loan_status"),
-        )
+def _named(statement: Any) -> dict[str, np.ndarray]:
+    """The statement's columns (``_columns``) by their names."""
+    columns = _columns(statement)
+    return {name: columns[:, k] for k, name in enumerate(statement.selected_columns.keys())}
+
+
+def holding_columns(owner: PortfolioOwner) -> dict[str, np.ndarray]:
+    """Every holding — a paid or settled pledge to a loan campaign — as named columns, in
+    pledge-id order; ``paid_at`` is an ``_Instant``. What the campaign adds is read once per
+    campaign (``campaign_columns``), not once per holding."""
+    paid_at = func.coalesce(Pledge.paid_at, Pledge.settled_at, Pledge.created_at)
+    return _named(
+        select(Pledge.id.label("pledge_id"), Pledge.campaign_id, Pledge.amount, Pledge.currency,
+               Pledge.status.label("pledge_status"), _Instant(paid_at).label("paid_at"))
         .join(Campaign, Campaign.id == Pledge.campaign_id)
-        .outerjoin(Loan, Loan.campaign_id == Pledge.campaign_id)
         .where(_pledge_filter(owner), Pledge.status.in_(HOLDING_STATUSES),
                Campaign.instrument_type == InstrumentType.LOAN.value)
-        .order_by(Pledge.id)
-    )
-    return _rows(statement)
+        .order_by(Pledge.id))
 
 
-def sdg_rows(owner: PortfolioOwner) -> list[Any]:
-    """(currency, sdg, amount, holdings): each holding counts in full toward each of its goals."""
+def campaign_columns(owner: PortfolioOwner) -> dict[str, np.ndarray]:
+    """The campaigns of the owner's holdings as named columns, by campaign id: their loan's
+    terms and status, and their goals as one bit mask (``sdgs``: bit n set for SDG n)."""
+    sdgs = (select(func.sum(literal(1).op("<<")(CampaignSdg.sdg)))
+            .where(CampaignSdg.campaign_id == Campaign.id).scalar_subquery())
+    held = select(Pledge.campaign_id).where(_pledge_filter(owner), Pledge.status.in_(HOLDING_STATUSES))
+    return _named(
+        select(Campaign.id.label("campaign_id"), Campaign.title, Campaign.category, Campaign.country,
+               Campaign.risk_class, Campaign.status.label("campaign_status"), Campaign.raised_amount,
+               Campaign.co2_tonnes_per_year, Campaign.energy_mwh_per_year,
+               func.coalesce(Loan.interest_rate_bps, Campaign.interest_rate_bps).label("interest_rate_bps"),
+               func.coalesce(Loan.term_months, Campaign.term_months).label("term_months"),
+               func.coalesce(Loan.repayment, Campaign.repayment).label("repayment"),
+               Loan.status.label("loan_status"), func.coalesce(sdgs, 0).label("sdgs"))
+        .outerjoin(Loan, Loan.campaign_id == Campaign.id)
+        .where(Campaign.id.in_(held), Campaign.instrument_type == InstrumentType.LOAN.value)
+        .order_by(Campaign.id))
+
+
+@dataclass(frozen=True, slots=True)
+class DailyFlows:
+    """Money by day and currency, as parallel columns (one row per day and currency)."""
+
+    day: np.ndarray  # datetime64[D]
+    currency: np.ndarray  # str
+    principal: np.ndarray  # int64, minor units
+    interest: np.ndarray
+
+    @classmethod
+    def from_columns(cls, columns: np.ndarray) -> "DailyFlows":
+        """From (day as an ``_Instant``, currency, principal, interest) columns."""
+        return cls(instants(columns[:, 0]).astype("datetime64[D]"), columns[:, 1].astype("U3"),
+                   columns[:, 2].astype(np.int64), columns[:, 3].astype(np.int64))
+
+    @classmethod
+    def empty(cls) -> "DailyFlows":
+        return cls.from_columns(np.zeros((0, 4), dtype=object))
+
+
+def received_by_day(owner: PortfolioOwner) -> DailyFlows:
+    """What was actually received: the running totals by day (``RepaymentDay``), one row per
+    day whatever the number of holdings."""
     statement = (
-        select(Pledge.currency, CampaignSdg.sdg, func.sum(Pledge.amount), func.count(Pledge.id))
-        .join(Campaign, Campaign.id == Pledge.campaign_id)
-        .join(CampaignSdg, CampaignSdg.campaign_id == Pledge.campaign_id)
-        .where(_pledge_filter(owner), Pledge.status.in_(HOLDING_STATUSES),
-               Campaign.instrument_type == InstrumentType.LOAN.value)
-        .group_by(Pledge.currency, CampaignSdg.sdg)
-    )
-    return _rows(statement)
-
-
-def received_by_day(owner: PortfolioOwner) -> list[tuple[date, str, int, int]]:
-    """(day, currency, principal, interest) actually received: the running totals by day
-    (``RepaymentDay``), one row per day whatever the number of holdings."""
-    statement = (
-        select(RepaymentDay.day, RepaymentDay.currency, RepaymentDay.principal, RepaymentDay.interest)
+        select(_Instant(RepaymentDay.day), RepaymentDay.currency, RepaymentDay.principal, RepaymentDay.interest)
         .where(RepaymentDay.owner_type == owner.kind, RepaymentDay.owner_id == owner.id)
     )
-    return [(as_date(d), c, int(p), int(i)) for d, c, p, i in _rows(statement)]
+    return DailyFlows.from_columns(_columns(statement))
 
 
 # --- expected shares of unpaid instalments ---------------------------------------------
 
 
 @dataclass(slots=True)
-class PledgeExpectation:
-    """What one holding can still expect: its shares of the loan's unpaid instalments."""
-
-    principal: int = 0
-    interest: int = 0
-    #: Shares of instalments that are overdue (unpaid past their grace period).
-    arrears: int = 0
-    next_due_at: datetime | None = None
-    next_amount: int = 0
-
-
-@dataclass(slots=True)
 class Expectations:
-    by_pledge: dict[int, PledgeExpectation]
-    #: pledge id → (principal, interest) received so far (the running totals, ``PledgeRepayment``).
-    received: dict[int, tuple[int, int]]
-    #: (day, currency) → [principal, interest], loans in default left out.
-    by_day: dict[tuple[date, str], list[int]]
+    """What the owner's settled holdings can still expect and have received, as columns by
+    pledge id (``pledge``, ascending)."""
+
+    pledge: np.ndarray
+    principal: np.ndarray
+    interest: np.ndarray
+    #: shares of instalments that are overdue (unpaid past their grace period)
+    arrears: np.ndarray
+    #: the loan's next instalment: the pledge's share of it and when it is due (NaT: none)
+    next_amount: np.ndarray
+    next_due: np.ndarray
+    #: what each has received so far (the running totals, ``PledgeRepayment``)
+    received_principal: np.ndarray
+    received_interest: np.ndarray
+    #: expected by day and currency, loans in default left out
+    by_day: DailyFlows
 
 
 def _held_campaigns(owner: PortfolioOwner) -> Any:
     return select(Pledge.campaign_id).where(_pledge_filter(owner), Pledge.status == PledgeStatus.SETTLED.value)
-
-
-def _raw(column: Any) -> Any:
-    """The driver's value as is (text on SQLite): parsing 100,000 timestamps is not free."""
-    return type_coerce(column, NullType()).label(column.key)
 
 
 @dataclass(slots=True)
@@ -188,54 +249,46 @@ class Schedule:
     interest: np.ndarray
     overdue: np.ndarray
     defaulted: np.ndarray
-    due_raw: list[Any]
-    currency: list[str]
-    due_day: np.ndarray
+    due_at: np.ndarray  # datetime64[us], UTC
+    currency: np.ndarray
     #: holders, ordered by campaign then pledge id (``allocate``'s order)
     holder_campaign: np.ndarray
     holder_pledge: np.ndarray
     holder_amount: np.ndarray
     holder_own: np.ndarray
-    #: principal each holder has been repaid so far (recorded shares)
+    #: principal and interest each holder has been repaid so far (recorded shares)
     holder_repaid: np.ndarray
-    #: pledge id → (principal, interest) received, for every holder
-    received: dict[int, tuple[int, int]]
+    holder_repaid_interest: np.ndarray
 
 
 def load_schedule(owner: PortfolioOwner) -> Schedule:
     """Two queries: the unpaid instalments of the owner's loans, and all their holders with
     what each has been repaid so far (the running totals: the weights of the next split)."""
     held = _held_campaigns(owner)
-    instalments = _rows(
-        select(Loan.campaign_id, Instalment.number, Instalment.principal, Instalment.interest, Instalment.status,
-               Loan.status, _raw(Instalment.due_at), Loan.currency, _raw(_day(Instalment.due_at)))
+    instalments = _columns(
+        select(Loan.campaign_id, Instalment.number, Instalment.principal, Instalment.interest,
+               Instalment.status == InstalmentStatus.OVERDUE.value, Loan.status == LoanStatus.DEFAULTED.value,
+               _Instant(Instalment.due_at), Loan.currency)
         .join(Loan, Loan.id == Instalment.loan_id)
         .where(Instalment.status != InstalmentStatus.PAID.value, Loan.campaign_id.in_(held))
         .order_by(Loan.campaign_id, Instalment.number))
-    holders = _rows(
+    holders = _columns(
         select(Pledge.campaign_id, Pledge.id, Pledge.amount, case((_pledge_filter(owner), 1), else_=0),
                func.coalesce(PledgeRepayment.principal, 0), func.coalesce(PledgeRepayment.interest, 0))
         .outerjoin(PledgeRepayment, PledgeRepayment.pledge_id == Pledge.id)
         .where(Pledge.status == PledgeStatus.SETTLED.value, Pledge.campaign_id.in_(held))
         .order_by(Pledge.campaign_id, Pledge.id))
-    i_cols = list(zip(*instalments, strict=True)) or [()] * 9
-    h_cols = list(zip(*holders, strict=True)) or [()] * 6
-    campaign = np.array(i_cols[0], dtype=np.int64)
+    campaign = instalments[:, 0].astype(np.int64)
     return Schedule(
-        campaign=campaign, number=np.array(i_cols[1], dtype=np.int64),
+        campaign=campaign, number=instalments[:, 1].astype(np.int64),
         # Ordered by campaign and number, so a loan's next instalment is its first unpaid row.
         is_next=np.r_[True, campaign[1:] != campaign[:-1]] if len(campaign) else np.zeros(0, dtype=bool),
-        principal=np.array(i_cols[2], dtype=np.int64), interest=np.array(i_cols[3], dtype=np.int64),
-        overdue=np.array(i_cols[4], dtype=object) == InstalmentStatus.OVERDUE.value,
-        defaulted=np.array(i_cols[5], dtype=object) == LoanStatus.DEFAULTED.value,
-        due_raw=list(i_cols[6]), currency=list(i_cols[7]),
-        # "YYYY-MM-DD" on SQLite, a date on PostgreSQL: numpy reads both.
-        due_day=np.array(i_cols[8], dtype="datetime64[D]"),
-        holder_campaign=np.array(h_cols[0], dtype=np.int64), holder_pledge=np.array(h_cols[1], dtype=np.int64),
-        holder_amount=np.array(h_cols[2], dtype=np.int64), holder_own=np.array(h_cols[3], dtype=bool),
-        holder_repaid=np.array(h_cols[4], dtype=np.int64),
-        received={pledge_id: (int(principal), int(interest))
-                  for pledge_id, principal, interest in zip(h_cols[1], h_cols[4], h_cols[5], strict=True)},
+        principal=instalments[:, 2].astype(np.int64), interest=instalments[:, 3].astype(np.int64),
+        overdue=instalments[:, 4].astype(bool), defaulted=instalments[:, 5].astype(bool),
+        due_at=instants(instalments[:, 6]), currency=instalments[:, 7].astype("U3"),
+        holder_campaign=holders[:, 0].astype(np.int64), holder_pledge=holders[:, 1].astype(np.int64),
+        holder_amount=holders[:, 2].astype(np.int64), holder_own=holders[:, 3].astype(bool),
+        holder_repaid=holders[:, 4].astype(np.int64), holder_repaid_interest=holders[:, 5].astype(np.int64),
     )
 
 
@@ -264,21 +317,19 @@ def _largest_remainder(totals: np.ndarray, weights: np.ndarray, weight_sums: np.
     return shares + (rank < short[group])
 
 
-def _moment_of(raw: Any) -> datetime:
-    if isinstance(raw, datetime):
-        return as_utc(raw)
-    return as_utc(datetime.fromisoformat(str(raw)))
-
-
 @dataclass(slots=True)
 class ExpectedShares:
     """The owner's share of every unpaid instalment: parallel columns, one row per pair."""
 
     schedule: Schedule
     instalment: np.ndarray  # index into the schedule's instalment columns
-    pledge: np.ndarray
+    holder: np.ndarray  # index into the schedule's holder columns
     principal: np.ndarray
     interest: np.ndarray
+
+    @property
+    def pledge(self) -> np.ndarray:
+        return self.schedule.holder_pledge[self.holder]
 
 
 def expected_shares(owner: PortfolioOwner) -> ExpectedShares:
@@ -326,12 +377,12 @@ def expected_shares(owner: PortfolioOwner) -> ExpectedShares:
         interest = _largest_remainder(s.interest[inst], weights, divisor, group, group_start) * live
         outstanding[holder] -= principal  # one instalment per loan per step: no index repeats
         own = s.holder_own[holder]
-        parts.append((inst[own], s.holder_pledge[holder][own], principal[own], interest[own]))
+        parts.append((inst[own], holder[own], principal[own], interest[own]))
     for campaign_rows in _split(np.flatnonzero(big & (count > 0)), s.campaign):
         parts.append(_allocate_in_order(s, campaign_rows, int(first[campaign_rows[0]]),
                                         int(count[campaign_rows[0]]), outstanding))
     if parts:
-        result.instalment, result.pledge, result.principal, result.interest = (
+        result.instalment, result.holder, result.principal, result.interest = (
             np.concatenate(column) for column in zip(*parts, strict=True))
     return result
 
@@ -349,7 +400,7 @@ def _allocate_in_order(s: Schedule, rows: np.ndarray, lo: int, count: int,
     """One large loan's unpaid instalments, in order, each split by ``allocate`` (Python ints)."""
     weights = [int(w) for w in outstanding[lo:lo + count]]
     own = s.holder_own[lo:lo + count]
-    pledges = s.holder_pledge[lo:lo + count][own]
+    holders = (np.flatnonzero(own) + lo).tolist()
     columns: list[list] = [[], [], [], []]
     for i in rows.tolist():
         total_p, total_i = int(s.principal[i]), int(s.interest[i])
@@ -357,77 +408,66 @@ def _allocate_in_order(s: Schedule, rows: np.ndarray, lo: int, count: int,
         shares_p = allocate(total_p, weights) if total_p and live else [0] * count
         shares_i = allocate(total_i, weights) if total_i and live else [0] * count
         weights = [w - p for w, p in zip(weights, shares_p, strict=True)]
-        columns[0] += [i] * len(pledges)
-        columns[1] += pledges.tolist()
+        columns[0] += [i] * len(holders)
+        columns[1] += holders
         columns[2] += [p for p, mine in zip(shares_p, own, strict=True) if mine]
         columns[3] += [p for p, mine in zip(shares_i, own, strict=True) if mine]
-    return (np.array(columns[0], dtype=np.int64), np.array(columns[1], dtype=np.int64),
-            np.array(columns[2], dtype=object), np.array(columns[3], dtype=object))
+    # Each share is at most its instalment (a BigInteger): int64 holds it; only the products did not.
+    return tuple(np.array(column, dtype=np.int64) for column in columns)
 
 
 def expectations(owner: PortfolioOwner) -> Expectations:
-    """Every holding's expected principal, interest, arrears and next instalment; flows by day."""
+    """Every settled holding's expected principal, interest, arrears and next instalment, what
+    it has received so far, and the expected flows by day: all as columns."""
     shares = expected_shares(owner)
-    result = Expectations(by_pledge={}, received=shares.schedule.received, by_day={})
-    if len(shares.pledge):
-        _sum_by_pledge(shares, result)
-        _sum_by_day(shares, result)
-    return result
+    s = shares.schedule
+    own = np.flatnonzero(s.holder_own)
+    own = own[np.argsort(s.holder_pledge[own], kind="stable")]
+    principal, interest, arrears, next_amount, next_due = (column[own] for column in _sum_by_holder(shares))
+    return Expectations(pledge=s.holder_pledge[own], principal=principal, interest=interest, arrears=arrears,
+                        next_amount=next_amount, next_due=next_due, received_principal=s.holder_repaid[own],
+                        received_interest=s.holder_repaid_interest[own], by_day=_sum_by_day(shares))
 
 
-def _group_sums(codes: np.ndarray, size: int, *columns: np.ndarray) -> list[np.ndarray]:
-    """Exact integer sums of each column by ``codes`` (0 ≤ code < size): one sort, no floats."""
-    if not len(codes):
-        return [np.zeros(size, dtype=column.dtype) for column in columns]
-    order = np.argsort(codes, kind="stable")
-    ordered = codes[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+def group_sums(codes: np.ndarray, size: int, *columns: np.ndarray) -> list[np.ndarray]:
+    """Exact integer sums of each column by ``codes`` (0 ≤ code < size): no floats."""
     result = []
     for column in columns:
         sums = np.zeros(size, dtype=column.dtype)
-        sums[ordered[starts]] = np.add.reduceat(column[order], starts)
+        np.add.at(sums, codes, column)
         result.append(sums)
     return result
 
 
-def _sum_by_pledge(shares: ExpectedShares, result: Expectations) -> None:
-    s, inst = shares.schedule, shares.instalment
-    keys, index = np.unique(shares.pledge, return_inverse=True)
+def _sum_by_holder(shares: ExpectedShares) -> tuple[np.ndarray, ...]:
+    """(principal, interest, arrears, next amount, next due) of every holder of the schedule."""
+    s, inst, holder = shares.schedule, shares.instalment, shares.holder
+    size = len(s.holder_pledge)
     total = shares.principal + shares.interest
     is_next = s.is_next[inst]
-    principal, interest, arrears, next_amount = (a.tolist() for a in _group_sums(
-        index, len(keys), shares.principal, shares.interest, np.where(s.overdue[inst], total, 0),
-        np.where(is_next, total, 0)))
-    next_inst = np.full(len(keys), -1, dtype=np.int64)
-    next_inst[index[is_next]] = inst[is_next]
-    moments: dict[int, datetime] = {}
-    for k, (pledge_id, n) in enumerate(zip(keys.tolist(), next_inst.tolist(), strict=True)):
-        due = None
-        if n >= 0:
-            due = moments.get(n)
-            if due is None:
-                due = moments[n] = _moment_of(s.due_raw[n])
-        result.by_pledge[pledge_id] = PledgeExpectation(int(principal[k]), int(interest[k]), int(arrears[k]), due,
-                                                        int(next_amount[k]))
+    principal, interest, arrears, next_amount = group_sums(
+        holder, size, shares.principal, shares.interest, np.where(s.overdue[inst], total, 0),
+        np.where(is_next, total, 0))
+    next_due = np.full(size, np.datetime64("NaT", "us"))
+    next_due[holder[is_next]] = s.due_at[inst[is_next]]
+    return principal, interest, arrears, next_amount, next_due
 
 
-def _day_codes(s: Schedule) -> tuple[np.ndarray, list[tuple[date, str]]]:
-    """A code per instalment for its (UTC day, currency), and the (day, currency) of each code."""
-    day_keys, day_index = np.unique(s.due_day, return_inverse=True)
-    currency_keys, currency_index = np.unique(np.array(s.currency, dtype="U3"), return_inverse=True)
-    codes = day_index * len(currency_keys) + currency_index
-    labels = [(d, str(c)) for d in day_keys.astype(date).tolist() for c in currency_keys]
-    return codes.astype(np.int64), labels
-
-
-def _sum_by_day(shares: ExpectedShares, result: Expectations) -> None:
+def _sum_by_day(shares: ExpectedShares) -> DailyFlows:
+    """The owner's expected shares by (UTC day, currency), loans in default left out."""
     s = shares.schedule
-    keep = ~s.defaulted[shares.instalment]
-    inst = shares.instalment[keep]
-    codes, labels = _day_codes(s)
-    sums_p, sums_i = _group_sums(codes[inst], len(labels), shares.principal[keep], shares.interest[keep])
-    for code in np.flatnonzero((sums_p != 0) | (sums_i != 0)).tolist():
-        result.by_day[labels[code]] = [int(sums_p[code]), int(sums_i[code])]
+    if not len(s.campaign):
+        return DailyFlows.empty()
+    keep = ~s.defaulted
+    by_instalment = group_sums(shares.instalment, len(s.campaign), shares.principal, shares.interest)
+    days, day_index = np.unique(s.due_at.astype("datetime64[D]"), return_inverse=True)
+    currencies, currency_index = np.unique(s.currency, return_inverse=True)
+    codes = day_index * len(currencies) + currency_index
+    principal, interest = group_sums(codes[keep], len(days) * len(currencies),
+                                     *(column[keep] for column in by_instalment))
+    held = np.flatnonzero((principal != 0) | (interest != 0))
+    return DailyFlows(days[held // len(currencies)], currencies[held % len(currencies)], principal[held],
+                      interest[held])
 
 
 def cash_flow_detail(owner: PortfolioOwner) -> Iterator[tuple]:
@@ -461,7 +501,7 @@ def cash_flow_detail(owner: PortfolioOwner) -> Iterator[tuple]:
                                                  shares.principal.tolist(), shares.interest.tolist(), strict=True):
         kind = "in_default" if schedule.defaulted[i] else "overdue" if schedule.overdue[i] else "expected"
         campaign_id = int(schedule.campaign[i])
-        rows.append((_moment_of(schedule.due_raw[i]), schedule.currency[i], kind, campaign_id, titles[campaign_id],
+        rows.append((moment(schedule.due_at[i]), str(schedule.currency[i]), kind, campaign_id, titles[campaign_id],
                      pledge_id, int(schedule.number[i]), int(principal), int(interest)))
     rows.sort(key=lambda row: (row[0], row[5], row[6] or 0))
     return iter(rows)

@@ -69,13 +69,13 @@ def _page(owner: PortfolioOwner):
         currency = portfolio.currency
     summary = portfolio.summary(currency)
     months = services.monthly(summary)
-    in_currency = [h for h in portfolio.holdings if h.currency == summary.currency]
-    ordered, sort, direction = services.sorted_holdings(in_currency, request.args.get("sort"),
-                                                        request.args.get("dir"))
+    table = portfolio.table
+    ordered, sort, direction = services.holding_order(table, table.rows_in(summary.currency),
+                                                      request.args.get("sort"), request.args.get("dir"))
     pages = max(1, -(-len(ordered) // PER_PAGE))
     page = request.args.get("page", "1")
     page = min(max(int(page), 1), pages) if page.isdigit() else 1
-    shown = ordered[(page - 1) * PER_PAGE: page * PER_PAGE]
+    shown = [table.holding(i) for i in ordered[(page - 1) * PER_PAGE: page * PER_PAGE]]
 
     def sort_url(key: str) -> str:
         flip = "desc" if key == sort and direction == "asc" else "asc"

@@ -12,6 +12,7 @@ from app.core.money import allocate
 from app.extensions import db
 from app.loans import services as loans
 from app.loans.models import InstalmentShare, PledgeRepayment, RepaymentDay
+from app.payments.models import Pledge
 from app.portfolios import queries, services
 from app.portfolios.queries import PortfolioOwner
 from tests.factories import NOW
@@ -109,6 +110,38 @@ def test_a_pledge_whose_round_is_open_is_held_but_has_no_schedule_yet():
     assert s.xirr.reason_code == "no_flows"
 
 
+def test_timestamps_come_back_to_the_microsecond_in_utc():
+    """Paid and due times are read as numbers (``queries.instants``), not driver datetimes."""
+    user = f.investor()
+    starts_at = NOW - timedelta(days=20, microseconds=123_457)
+    loan = f.fund_loan(f.campaign(term_months=3), [(user, 300_00)], starts_at=starts_at)
+    [holding] = services.portfolio(_owner(user), now=NOW).holdings
+    assert holding.paid_at == starts_at - timedelta(days=5)
+    assert holding.paid_at.tzinfo is not None and holding.paid_at.utcoffset() == timedelta(0)
+    assert holding.next_due_at == min(i.due_at for i in loan.instalments)
+
+
+def test_the_holdings_sort_keeps_ties_in_pledge_order_and_missing_values_last():
+    user = f.investor()
+    started = f.fund_loan(f.campaign(), [(user, 200_00), (user, 200_00)])
+    f.pledge(f.campaign(status="live"), user, 200_00, status="paid")  # no schedule: no next instalment
+    p = services.portfolio(_owner(user), now=NOW)
+    table = p.table
+    ids = table.pledge_id.tolist()
+
+    def order(sort: str, direction: str) -> list[int]:
+        positions, *_ = services.holding_order(table, table.rows_in("EUR"), sort, direction)
+        return [ids[i] for i in positions]
+
+    settled = sorted(db.session.scalars(select(Pledge.id).where(Pledge.campaign_id == started.campaign_id)))
+    open_round = (set(ids) - set(settled)).pop()
+    assert order("amount", "asc") == [*settled, open_round]
+    assert order("amount", "desc") == [open_round, *settled[::-1]]
+    assert order("next", "asc") == [*settled, open_round]
+    assert order("next", "desc") == [*settled[::-1], open_round]  # None last either way
+    assert services.holding_order(table, [], "nonsense", "up") == ([], "paid", "desc")
+
+
 def test_expected_shares_are_what_receive_will_pay_to_the_minor_unit():
     """Awkward weights, two of the holder's own pledges: predict, then pay and compare."""
     a, b, c = f.investor(), f.investor(), f.investor()
@@ -164,11 +197,18 @@ def test_loans_too_large_for_int64_products_are_split_by_allocate_with_the_same_
     loan = f.fund_loan(campaign, [(a, 700_01), (b, 299_99), (a, 3)])
     f.pay(loan, 1)
     owner = _owner(a)
-    vectorised = queries.expectations(owner)
+    vectorised = _expectation_columns(queries.expectations(owner))
     monkeypatch.setattr(queries, "SAFE_PRINCIPAL", 10)
-    by_allocate = queries.expectations(owner)
-    assert by_allocate.by_pledge == vectorised.by_pledge
-    assert by_allocate.by_day == vectorised.by_day
+    by_allocate = _expectation_columns(queries.expectations(owner))
+    assert by_allocate == vectorised
+    assert len(vectorised["pledge"]) == 2 and sum(vectorised["principal"]) > 0
+
+
+def _expectation_columns(e: queries.Expectations) -> dict[str, list]:
+    columns = {name: getattr(e, name) for name in ("pledge", "principal", "interest", "arrears", "next_amount")}
+    columns |= {f"by_day.{name}": getattr(e.by_day, name) for name in ("day", "currency", "principal", "interest")}
+    assert all(column.dtype != object for column in columns.values())  # exact int64, not Python objects
+    return {name: column.tolist() for name, column in columns.items()} | {"next_due": e.next_due.tolist()}
 
 
 def test_figures_received_outstanding_and_xirr_of_a_repaying_loan():

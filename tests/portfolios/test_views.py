@@ -2,11 +2,16 @@
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 
+from app.extensions import db
+from app.payments.models import Pledge
+from app.portfolios import services
 from tests.factories import NOW
 from tests.portfolios import factories as f
 
@@ -107,6 +112,38 @@ def test_the_holdings_table_sorts_on_the_server(client, auth, clock):
     assert 'aria-sort="ascending"' in html
     assert "sort=amount&amp;dir=desc" in html  # the header link flips the order
     assert client.get(base + "?sort=nonsense&dir=up&page=x").status_code == 200
+
+
+def _page_ids(client, url: str) -> list[int]:
+    table = client.get(url).get_data(as_text=True).split('class="striped holdings"', 1)[1].split("</table>", 1)[0]
+    return [int(pledge_id) for pledge_id in re.findall(r'<tr id="holding-(\d+)">', table)]
+
+
+def test_the_sort_orders_all_holdings_across_the_pages(client, auth, clock):
+    """The table shows 50 rows a page, but sorts every holding first: page 2 continues page 1."""
+    user = f.investor()
+    f.bulk_holdings(user, 120)
+    auth.login(user.email)
+    base = f"/portfolio/investors/{user.id}"
+    pledges = db.session.execute(select(Pledge.id, Pledge.amount).where(Pledge.investor_id == user.id)).all()
+    by_amount = [pledge_id for pledge_id, _ in sorted(pledges, key=lambda p: (p.amount, p.id))]
+    for direction, expected in (("asc", by_amount), ("desc", by_amount[::-1])):
+        shown = [pledge_id for page in (1, 2, 3) for pledge_id in
+                 _page_ids(client, f"{base}?sort=amount&dir={direction}&page={page}")]
+        assert shown == expected
+    assert _page_ids(client, f"{base}?sort=amount&dir=asc&page=99") == by_amount[100:]  # the last page
+
+
+def test_a_page_builds_only_the_holdings_it_shows(client, auth, clock, monkeypatch):
+    user = f.investor()
+    f.bulk_holdings(user, 120)
+    auth.login(user.email)
+    built = []
+    holding = services.HoldingTable.holding
+    monkeypatch.setattr(services.HoldingTable, "holding", lambda table, i: built.append(i) or holding(table, i))
+    html = client.get(f"/portfolio/investors/{user.id}?page=3").get_data(as_text=True)
+    assert "120 holdings in EUR" in html and "page 3 of 3" in html
+    assert len(built) == 20
 
 
 def test_holdings_csv(client, auth, citizen):
