@@ -19,10 +19,11 @@ Because transactions commit in another order than they insert, the chain's order
 
 Deferred entries (``audit_deferred``): the chain lock is one mutex for the whole
 platform, so the pledge hot path, which already holds the hot campaign row, does not
-take it. Its entries are inserted at once with ``prev_hash = DEFERRED`` and chained by the
-next transaction that seals anyway (nearly every other action), by every jobs pass, and by
-``flask audit verify``. The marker tells them from a row written around ``audit()``,
-which no sealer picks up and which ``verify`` still reports.
+take it. Its entries are inserted at once with ``prev_hash = DEFERRED`` and chained by
+every jobs pass (``seal_pending``, at most one scheduler interval later) and by ``flask
+audit verify``, never by an ordinary commit, which may itself hold a hot campaign row.
+The marker tells them from a row written around ``audit()``, which no sealer picks up and
+which ``verify`` still reports.
 """
 
 import hashlib
@@ -212,19 +213,23 @@ def chain_head(connection: Any) -> tuple[int, str]:
     return row.seq, row.entry_hash or ""
 
 
-def seal(connection: Any, ids: Iterable[int] = ()) -> int:
-    """Chain the unsealed entries among ``ids``, and every deferred entry this transaction
-    can see, after the head in id order; returns how many.
+def seal(connection: Any, ids: Iterable[int] = (), *, deferred: bool = False) -> int:
+    """Chain the unsealed entries among ``ids`` (and with ``deferred`` every deferred entry
+    this transaction can see) after the head, in id order; returns how many.
 
     Call inside the transaction that inserted ``ids``; it takes the chain lock, which the
     transaction's end releases. Core statements, so the ORM's append-only guard stays on.
+    A commit seals only its own entries: it may hold a hot campaign row, which must not
+    wait while a backlog of deferred entries is chained (``seal_pending`` does that).
     """
     wanted = sorted(set(ids))
+    if not wanted and not deferred:
+        return 0
     take_chain_lock(connection)
     table = AuditEntry.__table__
     seq, prev = chain_head(connection)
     sealed = 0
-    selections = [table.c.prev_hash == DEFERRED]
+    selections = [table.c.prev_hash == DEFERRED] if deferred else []
     selections += [table.c.id.in_(wanted[start:start + 500]) for start in range(0, len(wanted), 500)]
     for selection in selections:
         after = 0
@@ -248,7 +253,7 @@ def seal(connection: Any, ids: Iterable[int] = ()) -> int:
 
 def seal_pending() -> int:
     """Chain the deferred entries and commit; returns how many (jobs passes and ``verify`` call it)."""
-    sealed = seal(db.session.connection())
+    sealed = seal(db.session.connection(), deferred=True)
     db.session.commit()
     return sealed
 

@@ -628,7 +628,9 @@ FundRow = namedtuple("FundRow", ["id", "currency"])
 
 def investor_context(user: User, now: datetime) -> InvestorContext:
     """The user's profile, fund and knowledge-test standing at ``now``, in one query."""
-    row = db.session.execute(_CONTEXT, {"uid": user.id, "now": now}).one()
+    row = db.session.execute(_CONTEXT, {"uid": user.id, "now": now}).first()
+    if row is None:  # no such user (deleted since the token was issued): nothing to invest with
+        return InvestorContext(profile=None, fund=None, has_valid_pass=False)
     width = len(ProfileRow._fields)
     profile = ProfileRow(*row[:width]) if row.id is not None else None
     fund = FundRow(row.fund_id, row.fund_currency) if row.fund_id is not None else None

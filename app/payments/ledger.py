@@ -37,7 +37,7 @@ Hence a campaign's escrow balance = paid pledges − refunds − amounts settled
 zero after its round is settled.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -62,8 +62,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, make_transient_to_detached, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.adopted import adopt
 from app.core.money import SUPPORTED_CURRENCIES
 from app.core.types import UTCDateTime, one_of
 from app.extensions import db
@@ -261,10 +262,7 @@ def post(description: str, entries: Iterable[tuple[AccountRef, int]], *, now: da
             select(LedgerTransaction).where(LedgerTransaction.idempotency_key == idempotency_key))
         return _same_or_raise(existing, lines)
     # The row as inserted, adopted without a SELECT; its entries load when first read.
-    transaction = LedgerTransaction(id=transaction_id, **values)
-    make_transient_to_detached(transaction)
-    db.session.add(transaction)
-    return transaction
+    return adopt(LedgerTransaction(id=transaction_id, **values))
 
 
 def _checked(entries: Iterable[tuple[AccountRef, int]], idempotency_key: str) -> list[tuple[AccountRef, int]]:
@@ -284,12 +282,14 @@ def _checked(entries: Iterable[tuple[AccountRef, int]], idempotency_key: str) ->
     return lines
 
 
-def post_guarded_pg(description: str, entries: Iterable[tuple[AccountRef, int]], *, guard: Any, also: tuple = (),
+def post_guarded_pg(description: str, entries: Iterable[tuple[AccountRef, int]], *, guard: Any,
+                    also: tuple[Callable[[Any], Any], ...] = (),
                     params: dict[str, Any], now: datetime, idempotency_key: str, campaign_id: int | None = None,
                     pledge_id: int | None = None) -> bool:
     """PostgreSQL: post in the same statement as ``guard``, a data-modifying CTE (a state
-    change with RETURNING), and only if it yields a row; ``also`` are further CTEs of that
-    statement (they see ``guard``'s rows). Returns whether ``guard`` yielded a row.
+    change with RETURNING), and only if it yields a row; ``also`` build further CTEs of that
+    statement from the transaction's claiming CTE (so they can run only when it posts).
+    Returns whether ``guard`` yielded a row.
 
     For the pledge hot path: the state change, the posting and the counters in one round trip.
     The same checks as ``post``; a key posted before while ``guard`` still changed something
@@ -353,7 +353,7 @@ def _claiming_insert(name: str) -> Any:
     return statement
 
 
-def _posting_pg(count: int, guard: Any = None, also: tuple = ()) -> Any:
+def _posting_pg(count: int, guard: Any = None, also: tuple[Callable[[Any], Any], ...] = ()) -> Any:
     """PostgreSQL: the claiming insert and its ``count`` entries, in entry order, as one
     statement answering the transaction id (none if the key was posted before). With a
     ``guard`` CTE, the insert takes place only if it yields a row, ``also`` run alongside,
@@ -383,7 +383,8 @@ def _posting_pg(count: int, guard: Any = None, also: tuple = ()) -> Any:
             statement = select(claimed.c.id).add_cte(entered)
         else:
             statement = (select(guard.c.id, claimed.c.id.label("transaction_id"))
-                         .select_from(guard).outerjoin(claimed, true()).add_cte(entered, *also))
+                         .select_from(guard).outerjoin(claimed, true())
+                         .add_cte(entered, *(build(claimed) for build in also)))
         _POSTINGS_PG[key] = statement
     return statement
 
@@ -450,7 +451,8 @@ def post_pledge_paid(pledge, *, now: datetime) -> LedgerTransaction:
                 campaign_id=pledge.campaign_id, pledge_id=pledge.id)
 
 
-def post_pledge_paid_guarded_pg(pledge, *, guard: Any, also: tuple, params: dict[str, Any], now: datetime) -> bool:
+def post_pledge_paid_guarded_pg(pledge, *, guard: Any, also: tuple[Callable[[Any], Any], ...],
+                                params: dict[str, Any], now: datetime) -> bool:
     """``post_pledge_paid`` in the statement of ``guard`` (see ``post_guarded_pg``)."""
     return post_guarded_pg(*_pledge_paid(pledge), guard=guard, also=also, params=params, now=now,
                            idempotency_key=f"pledge-{pledge.id}-paid", campaign_id=pledge.campaign_id,

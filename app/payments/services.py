@@ -38,12 +38,12 @@ from flask import current_app, has_request_context
 from flask_babel import gettext
 from sqlalchemy import Select, bindparam, func, insert, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from app.campaigns import services as campaigns
 from app.campaigns.models import Campaign, CampaignStatus
+from app.core.adopted import adopt
 from app.core.audit import audit, audit_deferred, deferred_insert_from, deferred_params
 from app.core.errors import DomainError, NotAllowed, NotFound, StateConflict, ValidationFailed, load
 from app.core.money import format_money
@@ -496,10 +496,7 @@ def _insert_reserving(values: dict[str, Any], audit_entry: dict[str, Any], *, no
         pledge_id = db.session.execute(_INSERT_PLEDGE, row).scalar_one()
         audit_deferred("pledge.created", subject_type="pledge", subject_id=pledge_id, **audit_entry)
         _reserve(row["campaign_id"], row["amount"], now)  # last: the hot row is locked briefly
-    pledge = Pledge(id=pledge_id, **row)
-    make_transient_to_detached(pledge)
-    db.session.add(pledge)
-    return pledge
+    return adopt(Pledge(id=pledge_id, **row))
 
 
 def _replay(existing: Pledge, digest: str, *, now: datetime, return_url: Callable[[int], str] | None) -> PledgeOutcome:
@@ -573,19 +570,17 @@ _PAY_VALUES = {"paid_at": None, "gateway_reference": None, "next_action_url": No
                "failure_message": None}
 
 
-def _paying_ctes_pg() -> tuple[Any, Any]:
-    """PostgreSQL: the PAY transition and the campaign's counters as CTEs of one statement
-    (with the ledger posting between them, see ``_pay``)."""
-    paid = (_transition_statement(Event.PAY, tuple(sorted(_PAY_VALUES)))
+#: PostgreSQL: the PAY transition as the guarding CTE of the paid pledge's posting (``_pay``).
+_PAID_PG = (_transition_statement(Event.PAY, tuple(sorted(_PAY_VALUES)))
             .returning(pledge_table.c.id, pledge_table.c.campaign_id, pledge_table.c.amount).cte("paid"))
-    counted = (update(campaign_table).where(_c.id == paid.c.campaign_id)
-               .values(reserved_amount=_c.reserved_amount - paid.c.amount,
-                       raised_amount=_c.raised_amount + paid.c.amount, backers_count=_c.backers_count + 1)
-               .cte("counted"))
-    return paid, counted
 
 
-_PAID_PG, _COUNTED_PG = _paying_ctes_pg()
+def _counted_pg(claimed: Any) -> Any:
+    """The round's counters, moved in the posting's statement only if the posting was made."""
+    return (update(campaign_table).where(_c.id == _PAID_PG.c.campaign_id, select(claimed.c.id).exists())
+            .values(reserved_amount=_c.reserved_amount - _PAID_PG.c.amount,
+                    raised_amount=_c.raised_amount + _PAID_PG.c.amount, backers_count=_c.backers_count + 1)
+            .cte("counted"))
 
 
 def _pay(pledge: Pledge, reference: str, *, now: datetime) -> bool:
@@ -598,7 +593,7 @@ def _pay(pledge: Pledge, reference: str, *, now: datetime) -> bool:
     values = _PAY_VALUES | {"paid_at": now, "gateway_reference": reference}
     if db.session.get_bind().dialect.name == "postgresql":
         params = {"pledge_id": pledge.id, **{f"new_{key}": value for key, value in values.items()}}
-        if not ledger.post_pledge_paid_guarded_pg(pledge, guard=_PAID_PG, also=(_COUNTED_PG,), params=params,
+        if not ledger.post_pledge_paid_guarded_pg(pledge, guard=_PAID_PG, also=(_counted_pg,), params=params,
                                                   now=now):
             db.session.refresh(pledge)
             return False

@@ -8,7 +8,16 @@ from flask_migrate import upgrade
 from sqlalchemy import select, text
 
 from app import create_app
-from app.core.audit import DEFERRED, GENESIS_HASH, AuditEntry, audit, audit_deferred, entry_digest, verify_chain
+from app.core.audit import (
+    DEFERRED,
+    GENESIS_HASH,
+    AuditEntry,
+    audit,
+    audit_deferred,
+    entry_digest,
+    seal_pending,
+    verify_chain,
+)
 from app.extensions import db
 from app.jobs.registry import run_due
 from tests.factories import NOW, UserFactory
@@ -121,7 +130,8 @@ def test_a_row_inserted_around_audit_is_noticed(runner):
     assert result.exit_code == 1 and f"Audit entry {forged} (no seq)" in result.output
 
 
-def test_a_deferred_entry_waits_unchained_and_the_next_sealing_commit_chains_it():
+def test_a_deferred_entry_waits_for_a_sealer_while_ordinary_commits_chain_only_their_own():
+    """An ordinary commit may hold a hot campaign row: it never drains the deferred backlog."""
     user = UserFactory()
     audit_deferred("pledge.created", actor=user)
     db.session.commit()
@@ -131,6 +141,10 @@ def test_a_deferred_entry_waits_unchained_and_the_next_sealing_commit_chains_it(
     assert report.ok and report.pending == 1
     audit("test.event", actor=user)
     db.session.commit()
+    db.session.refresh(deferred)
+    assert (deferred.seq, deferred.prev_hash) == (None, DEFERRED)
+    assert verify_chain(db.session.connection()).pending == 1
+    assert seal_pending() == 1
     db.session.refresh(deferred)
     assert deferred.seq is not None and deferred.prev_hash != DEFERRED
     report = verify_chain(db.session.connection())

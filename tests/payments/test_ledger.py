@@ -84,3 +84,15 @@ def test_settlement_and_payout_empty_the_escrow_into_fees_and_the_owner():
 def test_settlement_refuses_a_fee_above_the_gross():
     with pytest.raises(LedgerError):
         ledger.post_settlement(campaign_id=1, owner_id=1, currency="EUR", gross=100, fee=101, now=NOW)
+
+
+def test_a_posting_rolled_back_leaves_no_stale_transaction_in_the_session():
+    """``post`` adopts its Core-inserted row; a rollback must forget it like an ORM insert."""
+    clearing, fees = ledger.gateway_clearing("EUR"), ledger.platform_fees("EUR")
+    first = ledger.post("fee", [(clearing, 100), (fees, -100)], now=NOW, idempotency_key="fee-rolled-back")
+    db.session.rollback()
+    assert first not in db.session
+    again = ledger.post("fee", [(clearing, 100), (fees, -100)], now=NOW, idempotency_key="fee-rolled-back")
+    db.session.commit()
+    assert again in db.session and [e.amount for e in again.entries] == [100, -100]
+    assert db.session.query(LedgerTransaction).count() == 1
