@@ -318,39 +318,28 @@ def _posting_params(values: dict[str, Any], lines: list[tuple[AccountRef, int]])
 def _claim_and_enter(values: dict[str, Any], lines: list[tuple[AccountRef, int]]) -> int | None:
     """Insert the transaction unless its key exists (then None), and its entries in order.
 
-    On PostgreSQL one statement does both (a data-modifying CTE); elsewhere two. Either way
+    On PostgreSQL one statement does both (a data-modifying CTE); on SQLite two. Either way
     the key is claimed by the insert itself, so two posts of one key never both write.
     """
-    name = db.session.get_bind().dialect.name
-    if name == "postgresql":
+    if db.session.get_bind().dialect.name == "postgresql":
         return db.session.execute(_posting_pg(len(lines)), _posting_params(values, lines)).scalar()
     by_ref = account_ids(ref for ref, _ in lines)
-    rows = [(by_ref[ref], amount, ref.currency) for ref, amount in lines]
-    claimed = db.session.execute(_claiming_insert(name), values).first()
+    claimed = db.session.execute(_CLAIMING_INSERT_SQLITE, values).first()
     if claimed is None:
         return None
     db.session.execute(_INSERT_ENTRIES, [
-        {"transaction_id": claimed.id, "account_id": account_id, "amount": amount, "currency": currency}
-        for account_id, amount, currency in rows])
+        {"transaction_id": claimed.id, "account_id": by_ref[ref], "amount": amount, "currency": ref.currency}
+        for ref, amount in lines])
     return claimed.id
 
 
 _INSERT_ENTRIES = insert(LedgerEntry.__table__)
-#: Statements built on first use and reused: by dialect, and by number of entries.
-_CLAIMING_INSERTS: dict[str, Any] = {}
+#: SQLite: ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id``.
+_CLAIMING_INSERT_SQLITE = (sqlite.insert(LedgerTransaction.__table__)
+                           .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                           .returning(LedgerTransaction.__table__.c.id))
+#: PostgreSQL postings, built on first use and reused: by number of entries, guard and companions.
 _POSTINGS_PG: dict[tuple, Any] = {}
-
-
-def _claiming_insert(name: str) -> Any:
-    """``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`` in dialect ``name``."""
-    statement = _CLAIMING_INSERTS.get(name)
-    if statement is None:
-        dialect_insert = postgresql.insert if name == "postgresql" else sqlite.insert
-        table = LedgerTransaction.__table__
-        statement = _CLAIMING_INSERTS[name] = (
-            dialect_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(table.c.id))
-    return statement
 
 
 def _posting_pg(count: int, guard: Any = None, also: tuple[Callable[[Any], Any], ...] = ()) -> Any:

@@ -456,8 +456,7 @@ def _reserve_pledge(actor: Any, campaign: Any, data: Any, digest: str, key: str 
 
 
 _INSERT_PLEDGE = insert(pledge_table).returning(pledge_table.c.id)
-_PLEDGE_COLUMNS = tuple(attr.key for attr in inspect(Pledge).column_attrs)
-_NEW_COLUMNS = tuple(key for key in _PLEDGE_COLUMNS if key != "id")
+_NEW_COLUMNS = tuple(attr.key for attr in inspect(Pledge).column_attrs if attr.key != "id")
 
 
 def _reserving_insert_pg() -> Any:

@@ -50,14 +50,36 @@ def _cleanup(campaign_id: int, user_ids: list[int]) -> None:
             conn.execute(text(sql), params)
 
 
+def _race_app(pool_size: int, **config) -> object:
+    """An app with its own engine on the test database and a fresh sandbox gateway."""
+    race_app = create_app({
+        "SQLALCHEMY_DATABASE_URI": create_app_url(os.environ["TEST_DATABASE_URL"]),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": pool_size, "max_overflow": 0, "pool_pre_ping": True},
+        **config,
+    })
+    race_app.extensions["gateway"] = SandboxGateway()
+    return race_app
+
+
+def _pledge_at_once(race_app, barrier: threading.Barrier, user_id: int, campaign_id: int, amount: int) -> int:
+    """One thread's pledge, started with the others at the barrier: 201 if paid, else the refusal's status."""
+    with race_app.app_context():
+        try:
+            user = db.session.get(User, user_id)
+            barrier.wait(timeout=30)
+            outcome = services.create_pledge(user, campaign_id, {"amount": amount, "payment_method": "pm_card_visa"},
+                                             now=NOW)
+            return 201 if outcome.pledge.status == "paid" else 0
+        except DomainError as exc:
+            return exc.status
+        finally:
+            db.session.remove()
+
+
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_fifty_threads_fill_a_round_with_room_for_twenty_and_not_one_more():
-    race_app = create_app({
-        "SQLALCHEMY_DATABASE_URI": create_app_url(os.environ["TEST_DATABASE_URL"]),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": THREADS, "max_overflow": 0, "pool_pre_ping": True},
-    })
-    race_app.extensions["gateway"] = SandboxGateway()
+    race_app = _race_app(THREADS)
     with race_app.app_context():
         assert db.engine.dialect.name == "postgresql"
         campaign = CampaignFactory(target_amount=ROOM_FOR * AMOUNT, max_amount=ROOM_FOR * AMOUNT, min_pledge=AMOUNT)
@@ -67,17 +89,7 @@ def test_fifty_threads_fill_a_round_with_room_for_twenty_and_not_one_more():
     barrier = threading.Barrier(THREADS)
 
     def pledge(user_id: int) -> int:
-        with race_app.app_context():
-            try:
-                user = db.session.get(User, user_id)
-                barrier.wait(timeout=30)
-                body = {"amount": AMOUNT, "payment_method": "pm_card_visa"}
-                outcome = services.create_pledge(user, campaign_id, body, now=NOW)
-                return 201 if outcome.pledge.status == "paid" else 0
-            except DomainError as exc:
-                return exc.status
-            finally:
-                db.session.remove()
+        return _pledge_at_once(race_app, barrier, user_id, campaign_id, AMOUNT)
 
     try:
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
@@ -105,12 +117,7 @@ def test_one_investors_simultaneous_pledges_into_two_campaigns_never_pass_the_an
     The rounds' row locks do not meet, so only the lock on the investor's profile makes
     the second pledge count the first: exactly one is paid, the other is refused (422).
     """
-    race_app = create_app({
-        "SQLALCHEMY_DATABASE_URI": create_app_url(os.environ["TEST_DATABASE_URL"]),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 4, "max_overflow": 0, "pool_pre_ping": True},
-        "PLATFORM_JURISDICTION": "RU",
-    })
-    race_app.extensions["gateway"] = SandboxGateway()
+    race_app = _race_app(4, PLATFORM_JURISDICTION="RU")
     with race_app.app_context():
         investor = make_ready_investor(classification="non_qualified")
         db.session.execute(text("UPDATE investor_profiles SET currency = 'RUB' WHERE user_id = :u"),
@@ -126,17 +133,7 @@ def test_one_investors_simultaneous_pledges_into_two_campaigns_never_pass_the_an
     barrier = threading.Barrier(2)
 
     def pledge(campaign_id: int) -> int:
-        with race_app.app_context():
-            try:
-                user = db.session.get(User, investor_id)
-                barrier.wait(timeout=30)
-                outcome = services.create_pledge(user, campaign_id, {"amount": 400_000_00,
-                                                                     "payment_method": "pm_card_visa"}, now=NOW)
-                return 201 if outcome.pledge.status == "paid" else 0
-            except DomainError as exc:
-                return exc.status
-            finally:
-                db.session.remove()
+        return _pledge_at_once(race_app, barrier, investor_id, campaign_id, 400_000_00)
 
     try:
         for _ in range(rounds):
