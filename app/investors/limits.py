@@ -219,18 +219,10 @@ class LimitDecision:
 
 
 def _translator():
-    """flask-babel's gettext inside a request; plain %-formatting anywhere else (pure use)."""
-    from flask import has_request_context
+    """The services' translator (gettext in a request, plain %-formatting elsewhere)."""
+    from app.core.i18n import _
 
-    if has_request_context():
-        from flask_babel import gettext
-
-        return gettext
-
-    def plain(text: str, **variables: object) -> str:
-        return text % variables if variables else text
-
-    return plain
+    return _
 
 
 def _request_locale() -> str:

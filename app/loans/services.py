@@ -21,7 +21,7 @@ from app.campaigns.models import Campaign
 from app.campaigns.schedule import instalments as plan_instalments
 from app.core.audit import audit
 from app.core.clock import as_utc
-from app.core.errors import DomainError, NotFound, StateConflict
+from app.core.errors import NotFound, StateConflict
 from app.core.money import allocate, format_money
 from app.extensions import db
 from app.loans.models import (
@@ -35,13 +35,9 @@ from app.loans.models import (
 )
 from app.notifications.services import enqueue
 from app.payments import ledger
+from app.payments.errors import PaymentDeclined
 from app.payments.gateways import gateway
 from app.payments.models import Pledge, PledgeStatus
-
-
-class PaymentDeclined(DomainError):
-    status = 402
-    title = "Payment declined"
 
 
 def add_months(moment: datetime, months: int) -> datetime:

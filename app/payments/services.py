@@ -34,8 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app, has_request_context
-from flask_babel import gettext
+from flask import current_app
 from sqlalchemy import Select, bindparam, func, insert, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
@@ -46,12 +45,14 @@ from app.campaigns.models import Campaign, CampaignStatus
 from app.core.adopted import adopt
 from app.core.audit import audit, audit_deferred, deferred_insert_from, deferred_params
 from app.core.errors import DomainError, NotAllowed, NotFound, StateConflict, ValidationFailed, load
+from app.core.i18n import _
 from app.core.money import format_money
 from app.core.permissions import Permission, Role, can
 from app.extensions import db
 from app.investors import limits
 from app.investors import services as investors
 from app.payments import ledger
+from app.payments.errors import GatewayUnavailable, PaymentDeclined, RefundFailed
 from app.payments.gateways import gateway
 from app.payments.gateways.base import ChargeResult, GatewayError
 from app.payments.lifecycle import Event, IllegalTransition, sources, target
@@ -59,13 +60,6 @@ from app.payments.models import LIVE_STATUSES, Pledge, PledgeStatus
 from app.payments.schemas import PledgeInputSchema
 
 log = logging.getLogger(__name__)
-
-
-def _(text: str, **values: Any) -> str:
-    """gettext in a request (the visitor's language); plain English in jobs and the CLI."""
-    if has_request_context():
-        return gettext(text, **values)
-    return text % values if values else text
 
 
 campaign_table = Campaign.__table__
@@ -92,24 +86,6 @@ _RESERVE = (update(campaign_table)
 _COUNT = (update(campaign_table).where(_c.id == bindparam("campaign_id"))
           .values(reserved_amount=_c.reserved_amount - bindparam("amount"),
                   raised_amount=_c.raised_amount + bindparam("amount"), backers_count=_c.backers_count + 1))
-
-
-class PaymentDeclined(DomainError):
-    """The card was declined: the pledge failed and its room is free again."""
-
-    status = 402
-    title = "Payment declined"
-
-    def __init__(self, detail: str, errors: dict[str, list[str]] | None = None, *, pledge_id: int | None = None):
-        super().__init__(detail, errors)
-        self.pledge_id = pledge_id
-
-
-class GatewayUnavailable(DomainError):
-    """The provider did not answer; retrying with the same Idempotency-Key is safe."""
-
-    status = 503
-    title = "Payment provider unavailable"
 
 
 @dataclass(frozen=True)
@@ -691,11 +667,6 @@ def revoke_pledge(pledge_id: int, actor: Any, *, now: datetime, ip_address: str 
         return db.session.get(Pledge, pledge_id)
     db.session.commit()
     return pledge
-
-
-class RefundFailed(DomainError):
-    status = 502
-    title = "Refund failed"
 
 
 def refund_pledge(pledge: Pledge, *, now: datetime, reason: str) -> Pledge:
