@@ -183,6 +183,7 @@ def _pledge_now(campaign: Campaign, backers: list[User], raised_pct: int, now: d
 def _pledge_in_the_past(campaign: Campaign, backers: list[User], raised_pct: int) -> None:
     """Paid pledges of a round that closed before the demo began (the service checks today's
     readiness, so history is written as the service would have written it then)."""
+    from app.campaigns import room
     from app.investors.services import fund_for
     from app.payments import ledger
     from app.payments.models import Pledge
@@ -202,8 +203,7 @@ def _pledge_in_the_past(campaign: Campaign, backers: list[User], raised_pct: int
         db.session.add(pledge)
         db.session.flush()
         ledger.post_pledge_paid(pledge, now=when)
-        campaign.raised_amount += amount
-        campaign.backers_count += 1
+        room.count(campaign.id, amount, reserved=False)
 
 
 def _replay_history(now: datetime) -> None:

@@ -26,7 +26,6 @@ from app.investors.limits import (
     InvestorFacts,
     InvestorKind,
     JurisdictionProfile,
-    LimitDecision,
     Step,
 )
 from app.investors.models import (
@@ -673,22 +672,6 @@ def readiness(user: User, now: datetime, j: JurisdictionProfile | None = None, *
         steps[1]["detail"] = f"Your identity check was rejected: {profile.identity_reason or ''}".strip()
     return Readiness(ready=all(s["done"] for s in steps), jurisdiction=j.code,
                      classification=profile.classification if profile else None, steps=steps)
-
-
-def check_pledge_for(user: User, amount: int, currency: str, now: datetime, *, acknowledged: bool,
-                     already_pledged_this_year: int, jurisdiction: JurisdictionProfile | None = None) -> LimitDecision:
-    """The limits decision for this user's pledge (the pledge service's entry point).
-
-    Call ``readiness`` first; a user who cannot invest at all gets NotAllowed here.
-    ``already_pledged_this_year`` is the sum of this platform's live pledges with
-    ``created_at`` in ``limits.year_bounds(limits.calendar_year(now, j), j)``.
-    """
-    j = jurisdiction or current_jurisdiction()
-    facts = facts_for(user)
-    if facts is None:
-        raise NotAllowed("Fill in your investor profile before pledging.")
-    return limits.check_pledge(facts, amount, currency, now, acknowledged=acknowledged,
-                               already_pledged_this_year=already_pledged_this_year, profile=j)
 
 
 # --- funds -------------------------------------------------------------------------------------

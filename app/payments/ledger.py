@@ -163,6 +163,17 @@ class AccountRef:
     currency: str
 
 
+@dataclass(frozen=True)
+class Flow:
+    """One named movement of money, ready to post: what ``post`` takes, as a value."""
+
+    description: str
+    entries: tuple[tuple[AccountRef, int], ...]
+    idempotency_key: str
+    campaign_id: int | None = None
+    pledge_id: int | None = None
+
+
 def gateway_clearing(currency: str) -> AccountRef:
     return AccountRef(AccountKind.GATEWAY_CLEARING, OwnerType.PLATFORM, 0, currency)
 
@@ -282,29 +293,31 @@ def _checked(entries: Iterable[tuple[AccountRef, int]], idempotency_key: str) ->
     return lines
 
 
-def post_guarded_pg(description: str, entries: Iterable[tuple[AccountRef, int]], *, guard: Any,
-                    also: tuple[Callable[[Any], Any], ...] = (),
-                    params: dict[str, Any], now: datetime, idempotency_key: str, campaign_id: int | None = None,
-                    pledge_id: int | None = None) -> bool:
-    """PostgreSQL: post in the same statement as ``guard``, a data-modifying CTE (a state
-    change with RETURNING), and only if it yields a row; ``also`` build further CTEs of that
-    statement from the transaction's claiming CTE (so they can run only when it posts).
+def post_guarded_pg(flow: Flow, *, guard: Any, also: tuple[Callable[[Any], Any], ...] = (),
+                    params: dict[str, Any], now: datetime) -> bool:
+    """PostgreSQL: post ``flow`` in the same statement as ``guard``, a data-modifying CTE (a
+    state change with RETURNING), and only if it yields a row; ``also`` build further CTEs of
+    that statement from the transaction's claiming CTE (so they can run only when it posts).
     Returns whether ``guard`` yielded a row.
 
-    For the pledge hot path: the state change, the posting and the counters in one round trip.
-    The same checks as ``post``; a key posted before while ``guard`` still changed something
-    is a LedgerError, and the caller's transaction must roll back.
+    For one-round-trip writes (the pledge store's payment): the state change, the posting
+    and what follows from it together. The same checks as ``post``; a key posted before
+    while ``guard`` still changed something is a LedgerError, and the caller's transaction
+    must roll back.
     """
-    lines = _checked(entries, idempotency_key)
-    values = {"idempotency_key": idempotency_key, "description": description[:200], "created_at": now,
-              "campaign_id": campaign_id, "pledge_id": pledge_id}
+    lines = _checked(flow.entries, flow.idempotency_key)
     statement = _posting_pg(len(lines), guard, also)
-    row = db.session.execute(statement, _posting_params(values, lines) | params).first()
+    row = db.session.execute(statement, _posting_params(_values(flow, now), lines) | params).first()
     if row is None:
         return False
     if row.transaction_id is None:
-        raise LedgerError(f"Idempotency key {idempotency_key!r} was already posted")
+        raise LedgerError(f"Idempotency key {flow.idempotency_key!r} was already posted")
     return True
+
+
+def _values(flow: Flow, now: datetime) -> dict[str, Any]:
+    return {"idempotency_key": flow.idempotency_key, "description": flow.description[:200], "created_at": now,
+            "campaign_id": flow.campaign_id, "pledge_id": flow.pledge_id}
 
 
 def _posting_params(values: dict[str, Any], lines: list[tuple[AccountRef, int]]) -> dict[str, Any]:
@@ -318,11 +331,17 @@ def _posting_params(values: dict[str, Any], lines: list[tuple[AccountRef, int]])
 def _claim_and_enter(values: dict[str, Any], lines: list[tuple[AccountRef, int]]) -> int | None:
     """Insert the transaction unless its key exists (then None), and its entries in order.
 
-    On PostgreSQL one statement does both (a data-modifying CTE); on SQLite two. Either way
-    the key is claimed by the insert itself, so two posts of one key never both write.
+    The key is claimed by the insert itself, so two posts of one key never both write:
+    on PostgreSQL one statement does both (a data-modifying CTE), on SQLite two.
     """
-    if db.session.get_bind().dialect.name == "postgresql":
-        return db.session.execute(_posting_pg(len(lines)), _posting_params(values, lines)).scalar()
+    return _ENTER[db.session.get_bind().dialect.name](values, lines)
+
+
+def _enter_pg(values: dict[str, Any], lines: list[tuple[AccountRef, int]]) -> int | None:
+    return db.session.execute(_posting_pg(len(lines)), _posting_params(values, lines)).scalar()
+
+
+def _enter_sqlite(values: dict[str, Any], lines: list[tuple[AccountRef, int]]) -> int | None:
     by_ref = account_ids(ref for ref, _ in lines)
     claimed = db.session.execute(_CLAIMING_INSERT_SQLITE, values).first()
     if claimed is None:
@@ -332,6 +351,8 @@ def _claim_and_enter(values: dict[str, Any], lines: list[tuple[AccountRef, int]]
         for ref, amount in lines])
     return claimed.id
 
+
+_ENTER = {"postgresql": _enter_pg, "sqlite": _enter_sqlite}
 
 _INSERT_ENTRIES = insert(LedgerEntry.__table__)
 #: SQLite: ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id``.
@@ -434,39 +455,37 @@ def transactions_for_campaign(campaign_id: int) -> list[LedgerTransaction]:
 # --- the flows the pledge service and the jobs post -------------------------------------------
 
 
-def post_pledge_paid(pledge, *, now: datetime) -> LedgerTransaction:
+def post_flow(flow: Flow, *, now: datetime) -> LedgerTransaction:
+    return post(flow.description, flow.entries, now=now, idempotency_key=flow.idempotency_key,
+                campaign_id=flow.campaign_id, pledge_id=flow.pledge_id)
+
+
+def pledge_paid(pledge) -> Flow:
     """The card money arrives and is committed to the campaign's escrow."""
-    return post(*_pledge_paid(pledge), now=now, idempotency_key=f"pledge-{pledge.id}-paid",
-                campaign_id=pledge.campaign_id, pledge_id=pledge.id)
-
-
-def post_pledge_paid_guarded_pg(pledge, *, guard: Any, also: tuple[Callable[[Any], Any], ...],
-                                params: dict[str, Any], now: datetime) -> bool:
-    """``post_pledge_paid`` in the statement of ``guard`` (see ``post_guarded_pg``)."""
-    return post_guarded_pg(*_pledge_paid(pledge), guard=guard, also=also, params=params, now=now,
-                           idempotency_key=f"pledge-{pledge.id}-paid", campaign_id=pledge.campaign_id,
-                           pledge_id=pledge.id)
-
-
-def _pledge_paid(pledge) -> tuple[str, list[tuple[AccountRef, int]]]:
     funds = investor_funds(pledge.currency, user_id=pledge.investor_id, fund_id=pledge.fund_id)
     a = pledge.amount
-    return (f"Pledge {pledge.id} paid",
-            [(gateway_clearing(pledge.currency), a), (funds, -a), (funds, a),
-             (campaign_escrow(pledge.campaign_id, pledge.currency), -a)])
+    return Flow(f"Pledge {pledge.id} paid",
+                ((gateway_clearing(pledge.currency), a), (funds, -a), (funds, a),
+                 (campaign_escrow(pledge.campaign_id, pledge.currency), -a)),
+                f"pledge-{pledge.id}-paid", pledge.campaign_id, pledge.id)
 
 
-def post_pledge_refunded(pledge, *, now: datetime) -> LedgerTransaction:
+def pledge_refunded(pledge) -> Flow:
     """The pledge leaves escrow and goes back to the investor's card."""
     funds = investor_funds(pledge.currency, user_id=pledge.investor_id, fund_id=pledge.fund_id)
     a = pledge.amount
-    return post(
-        f"Pledge {pledge.id} refunded",
-        [(campaign_escrow(pledge.campaign_id, pledge.currency), a), (funds, -a), (funds, a),
-         (gateway_clearing(pledge.currency), -a)],
-        now=now, idempotency_key=f"pledge-{pledge.id}-refunded", campaign_id=pledge.campaign_id,
-        pledge_id=pledge.id,
-    )
+    return Flow(f"Pledge {pledge.id} refunded",
+                ((campaign_escrow(pledge.campaign_id, pledge.currency), a), (funds, -a), (funds, a),
+                 (gateway_clearing(pledge.currency), -a)),
+                f"pledge-{pledge.id}-refunded", pledge.campaign_id, pledge.id)
+
+
+def post_pledge_paid(pledge, *, now: datetime) -> LedgerTransaction:
+    return post_flow(pledge_paid(pledge), now=now)
+
+
+def post_pledge_refunded(pledge, *, now: datetime) -> LedgerTransaction:
+    return post_flow(pledge_refunded(pledge), now=now)
 
 
 def post_settlement(*, campaign_id: int, owner_id: int, currency: str, gross: int, fee: int,
@@ -494,13 +513,3 @@ def post_payout_sent(*, campaign_id: int, owner_id: int, currency: str, amount: 
                 [(owner_payable(owner_id, currency), amount), (gateway_clearing(currency), -amount)],
                 now=now, idempotency_key=idempotency_key or f"campaign-{campaign_id}-payout",
                 campaign_id=campaign_id)
-
-
-def post_payout(*, campaign_id: int, owner_id: int, currency: str, gross: int, fee: int,
-                now: datetime) -> tuple[LedgerTransaction, LedgerTransaction | None]:
-    """Settlement and payout together, for a payout the gateway confirmed at once."""
-    settled = post_settlement(campaign_id=campaign_id, owner_id=owner_id, currency=currency, gross=gross, fee=fee,
-                              now=now)
-    sent = post_payout_sent(campaign_id=campaign_id, owner_id=owner_id, currency=currency, amount=gross - fee,
-                            now=now) if gross - fee else None
-    return settled, sent

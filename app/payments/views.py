@@ -151,7 +151,7 @@ def detail(pledge_id: int):
     """The confirmation page of one pledge."""
     pledge = services.get_pledge(pledge_id, _actor())
     return render_template("payments/detail.html", pledge=pledge, at=now(), action_form=ActionForm(),
-                           revocable=services.is_revocable(pledge, now()) and services._own(pledge, _actor()))
+                           revocable=services.is_revocable(pledge, now()) and services.is_own(pledge, _actor()))
 
 
 @bp.route("/pledges/<int:pledge_id>/authenticate", methods=["GET", "POST"])

@@ -4,8 +4,8 @@ Stripe delivers events at least once and in any order. So each event id is store
 a unique constraint (a replay finds it and changes nothing), and the handlers never
 trust the event's snapshot of a payment: they ask the gateway for the PaymentIntent's
 state now and apply that, which converges whatever order the events came in. What a
-state means for a pledge is decided by ``app.payments.services``; this module only maps
-event types onto those service functions.
+state means for a pledge is decided by the pledge services (``pledging``, ``refunds``);
+this module only maps event types onto them.
 """
 
 import logging
@@ -25,6 +25,10 @@ from app.core.types import UTCDateTime
 from app.extensions import csrf, db
 from app.payments.gateways import gateway as current_gateway
 from app.payments.gateways.base import GatewayEvent, InvalidWebhook, PaymentGateway
+from app.payments.models import Pledge
+from app.payments.pledging import record_charge_result
+from app.payments.queries import find_by_reference
+from app.payments.refunds import record_gateway_refund
 
 log = logging.getLogger(__name__)
 
@@ -52,33 +56,20 @@ class WebhookEvent(db.Model):
 # -- Processing ---------------------------------------------------------------------------
 
 
-def _services() -> Any:
-    """The pledge services the handlers call (looked up late: they live downstream of this module)."""
-    from app.payments import services
+def _unless_conflict(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a pledge service; a refusal with a conflict means "nothing to do" here.
 
-    return services
-
-
-def _call(name: str, *args: Any, **kwargs: Any) -> Any:
-    """Call ``services.<name>``, failing loudly if it does not exist yet.
-
-    A pledge already past the state (paid twice, paid after a refund) is the normal
-    result of replays and reordering: if the services refuse it with a conflict, that
-    means "nothing to do" here, not an error that would make the provider retry.
+    A pledge already past the state (paid twice, paid after a refund) is the normal result
+    of replays and reordering, not an error that would make the provider retry.
     """
-    function = getattr(_services(), name, None)
-    if function is None:
-        raise RuntimeError(f"app.payments.services.{name} is missing: the payment webhooks need it")
     try:
         return function(*args, **kwargs)
     except StateConflict as exc:
-        log.info("webhook: %s changed nothing: %s", name, exc.detail)
+        log.info("webhook: %s changed nothing: %s", function.__name__, exc.detail)
         return None
 
 
 def _pledge_by_id(pledge_id: int) -> Any:
-    from app.payments.models import Pledge
-
     return db.session.get(Pledge, pledge_id)
 
 
@@ -88,7 +79,7 @@ def _pledge_for(event: GatewayEvent) -> Any:
     The fallback closes the gap PITFALLS describes: a worker killed after Stripe charged
     and before the pledge stored the PaymentIntent id.
     """
-    pledge = _call("find_by_reference", event.reference)
+    pledge = find_by_reference(event.reference)
     if pledge is not None:
         return pledge
     pledge_id = str((event.data.get("metadata") or {}).get("pledge_id") or "")
@@ -104,7 +95,7 @@ def settle_payment(event: GatewayEvent, gateway: PaymentGateway, now: datetime) 
     pledge = _pledge_for(event)
     if pledge is None:
         return False
-    _call("record_charge_result", pledge, gateway.retrieve(event.reference), now=now)
+    _unless_conflict(record_charge_result, pledge, gateway.retrieve(event.reference), now=now)
     return True
 
 
@@ -125,8 +116,8 @@ def record_refund(event: GatewayEvent, gateway: PaymentGateway, now: datetime) -
         log.warning("webhook: %s refunds %s of pledge %s's %s: left for an operator", event.id, amount_refunded,
                     pledge.id, pledge.amount)
         return False
-    _call("record_charge_result", pledge, gateway.retrieve(event.reference), now=now)
-    _call("record_gateway_refund", pledge, amount_refunded=amount_refunded, now=now)
+    _unless_conflict(record_charge_result, pledge, gateway.retrieve(event.reference), now=now)
+    _unless_conflict(record_gateway_refund, pledge, amount_refunded=amount_refunded, now=now)
     return True
 
 

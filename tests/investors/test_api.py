@@ -8,11 +8,18 @@ from sqlalchemy import select
 from app.accounts.models import User
 from app.core.audit import AuditEntry
 from app.extensions import db
-from app.investors import services
+from app.investors import limits, services
 from app.investors.models import InvestorProfile
 from tests.api.test_accounts import assert_problem
 from tests.factories import NOW, UserFactory
 from tests.investors.conftest import PROFILE, correct_answers, wrong_answers
+
+
+def limit_decision(user, amount: int, currency: str, now, *, already: int):
+    """The limits decision the pledge path makes for ``user`` (``payments.pledging``)."""
+    facts = services.investor_context(user, now).facts
+    return limits.check_pledge(facts, amount, currency, now, acknowledged=False, already_pledged_this_year=already,
+                               profile=services.current_jurisdiction())
 
 
 def actions() -> list[str]:
@@ -397,29 +404,25 @@ def test_ru_profile_declares_in_roubles_and_needs_a_risk_acknowledgement(client,
     client.post(f"/api/v1/investors/{investor.id}/verify", headers=op_headers)
     assert client.get("/api/v1/me/readiness", headers=inv_headers).get_json()["ready"] is True
 
-    decision = services.check_pledge_for(investor, 500_000_01, "RUB", clock.now, acknowledged=False,
-                                         already_pledged_this_year=0)
+    decision = limit_decision(investor, 500_000_01, "RUB", clock.now, already=0)
     assert not decision.allowed and decision.headroom == 500_000_00
     # On 1 January (Moscow time) last year's declaration no longer counts.
     clock.now = NOW.replace(year=2026, month=12, day=31, hour=21)
     inv_headers, op_headers = api_token("inv@example.org"), api_token("op@example.org")
     assert client.get("/api/v1/me/investor-profile", headers=inv_headers).get_json()["other_platforms_this_year"] == 0
-    assert services.check_pledge_for(investor, 600_000_00, "RUB", clock.now, acknowledged=False,
-                                     already_pledged_this_year=0).allowed
+    assert limit_decision(investor, 600_000_00, "RUB", clock.now, already=0).allowed
 
     assert_problem(client.post(f"/api/v1/investors/{investor.id}/classify",
                                json={"classification": "sophisticated"}, headers=op_headers), 422)
     qualified = client.post(f"/api/v1/investors/{investor.id}/classify", json={"classification": "qualified"},
                             headers=op_headers)
     assert qualified.get_json()["classification"] == "qualified"
-    assert services.check_pledge_for(investor, 10_000_000_00, "RUB", clock.now, acknowledged=False,
-                                     already_pledged_this_year=600_000_00).allowed
+    assert limit_decision(investor, 10_000_000_00, "RUB", clock.now, already=600_000_00).allowed
 
 
 def test_eu_pledge_check_for_a_user(client, investor, inv_headers, clock):
     put_profile(client, inv_headers)
-    decision = services.check_pledge_for(investor, 2_900_01, "EUR", clock.now, acknowledged=False,
-                                         already_pledged_this_year=0)
+    decision = limit_decision(investor, 2_900_01, "EUR", clock.now, already=0)
     assert decision.field == "acknowledge_risk" and decision.threshold == 2_900_00
 
 
@@ -444,8 +447,7 @@ def test_fund_managers_share_the_funds_account(client, runner, api_token, clock)
     assert funds[0]["name"] == "Baltic Impact Fund" and funds[0]["country"] == "FI"
     assert funds[0]["classification"] == "professional" and len(funds[0]["managers"]) == 2
     manager = db.session.scalar(select(User).where(User.email == "m1@example.org"))
-    assert services.check_pledge_for(manager, 10_000_000_00, "EUR", clock.now, acknowledged=False,
-                                     already_pledged_this_year=0).allowed
+    assert limit_decision(manager, 10_000_000_00, "EUR", clock.now, already=0).allowed
 
 
 def test_fund_manager_without_a_fund(client, api_token, clock):

@@ -333,16 +333,16 @@ def test_revoking_another_investors_pledge_is_404(campaign, pledge_api, client, 
 
 def test_a_revoke_whose_refund_cannot_reach_the_gateway_is_finished_by_the_sweep(
         investor, campaign, pledge_api, client, api_token, sandbox, clock):
-    from app.payments import services
     from app.payments.gateways.base import GatewayError
+    from app.payments.jobs import refund_revoked
 
     pid = pledge_api(investor, campaign, VISA).get_json()["id"]
     sandbox.fail_next = GatewayError("connection reset")
     response = revoke(client, api_token, investor, pid)
     assert response.status_code == 200 and response.get_json()["status"] == "revoked"
     assert fresh(campaign).raised_amount == 0 and ledger.escrow_balance(campaign.id) == 500_00
-    assert services.refund_revoked(NOW) == 1
-    assert services.refund_revoked(NOW) == 0
+    assert refund_revoked.run(NOW).done == 1
+    assert refund_revoked.run(NOW).done == 0
     assert db.session.get(Pledge, pid).status == "refunded" and sandbox.refunds_made == 1
 
 

@@ -65,11 +65,18 @@ def test_accounts_are_created_once_per_kind_owner_and_currency():
     assert a.id == b.id != c.id
 
 
+def _settle_and_pay_out(c, *, gross: int, fee: int):
+    """What the payout job posts: the settlement, then the payout the gateway confirmed."""
+    settled = ledger.post_settlement(campaign_id=c.id, owner_id=c.owner_id, currency="EUR", gross=gross, fee=fee,
+                                     now=NOW)
+    sent = ledger.post_payout_sent(campaign_id=c.id, owner_id=c.owner_id, currency="EUR", amount=gross - fee, now=NOW)
+    return settled, sent
+
+
 def test_settlement_and_payout_empty_the_escrow_into_fees_and_the_owner():
     c = CampaignFactory()
     paid_pledge(c, 10_000)
-    settled, sent = ledger.post_payout(campaign_id=c.id, owner_id=c.owner_id, currency="EUR", gross=10_000,
-                                       fee=300, now=NOW)
+    settled, sent = _settle_and_pay_out(c, gross=10_000, fee=300)
     db.session.commit()
     assert ledger.escrow_balance(c.id) == 0
     assert ledger.balance(ledger.platform_fees("EUR")) == 300
@@ -77,7 +84,7 @@ def test_settlement_and_payout_empty_the_escrow_into_fees_and_the_owner():
     assert ledger.balance(ledger.gateway_clearing("EUR")) == 300
     assert sent is not None and settled.idempotency_key == f"campaign-{c.id}-settlement"
     # Paying out twice posts nothing more.
-    ledger.post_payout(campaign_id=c.id, owner_id=c.owner_id, currency="EUR", gross=10_000, fee=300, now=NOW)
+    _settle_and_pay_out(c, gross=10_000, fee=300)
     assert ledger.balance(ledger.platform_fees("EUR")) == 300
 
 

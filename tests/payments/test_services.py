@@ -4,10 +4,11 @@ from datetime import timedelta
 
 import pytest
 
-from app.core.errors import StateConflict
+from app.core.errors import StateConflict, ValidationFailed
 from app.extensions import db
 from app.payments import ledger, services
 from app.payments.gateways.base import ChargeResult, GatewayError
+from app.payments.jobs import expire_unpaid
 from app.payments.models import Pledge
 from tests.factories import NOW, CampaignFactory
 from tests.payments.conftest import fresh, make_ready_investor
@@ -20,27 +21,27 @@ def pledge(investor, campaign, data, **kwargs) -> Pledge:
     return services.create_pledge(investor, campaign.id, data, now=NOW, **kwargs).pledge
 
 
-def test_expire_pending_releases_the_room_after_thirty_minutes_once(investor, campaign):
+def test_the_expiry_sweep_releases_the_room_after_thirty_minutes_once(investor, campaign):
     p = pledge(investor, campaign, THREE_DS)
-    assert services.expire_pending(NOW + timedelta(minutes=29)) == 0
-    assert services.expire_pending(NOW + timedelta(minutes=30)) == 1
-    assert services.expire_pending(NOW + timedelta(minutes=31)) == 0
+    assert expire_unpaid.run(NOW + timedelta(minutes=29)).done == 0
+    assert expire_unpaid.run(NOW + timedelta(minutes=30)).done == 1
+    assert expire_unpaid.run(NOW + timedelta(minutes=31)).done == 0
     assert fresh(p).status == "expired"
     c = fresh(campaign)
     assert (c.reserved_amount, c.raised_amount) == (0, 0)
 
 
-def test_expire_pending_records_a_payment_completed_just_before(investor, campaign, sandbox):
+def test_the_expiry_sweep_records_a_payment_completed_just_before(investor, campaign, sandbox):
     p = pledge(investor, campaign, THREE_DS)
     sandbox.confirm(reference=p.gateway_reference, idempotency_key="outside")  # paid at the bank, not yet here
-    assert services.expire_pending(NOW + timedelta(hours=1)) == 0
+    expire_unpaid.run(NOW + timedelta(hours=1))
     assert fresh(p).status == "paid"
     assert fresh(campaign).raised_amount == 500_00
 
 
 def test_a_charge_that_succeeds_after_expiry_is_refunded_not_counted(investor, campaign, sandbox):
     p = pledge(investor, campaign, THREE_DS)
-    services.expire_pending(NOW + timedelta(hours=1))
+    expire_unpaid.run(NOW + timedelta(hours=1))
     late = sandbox.confirm(reference=p.gateway_reference, idempotency_key="late")
     services.record_charge_result(fresh(p), late, now=NOW + timedelta(hours=2))
     db.session.commit()
@@ -72,7 +73,7 @@ def test_aborting_3ds_fails_the_pledge_and_frees_the_room(investor, campaign, sa
 
 def test_an_expired_pledge_cannot_be_confirmed(investor, campaign, sandbox):
     p = pledge(investor, campaign, THREE_DS)
-    services.expire_pending(NOW + timedelta(hours=1))
+    expire_unpaid.run(NOW + timedelta(hours=1))
     with pytest.raises(StateConflict):
         services.confirm_pledge(p.id, investor, now=NOW + timedelta(hours=1))
     assert sandbox.charges_made == 0
@@ -176,7 +177,7 @@ def test_the_annual_limit_counts_this_platforms_live_pledges(campaign, app):
 
         rub = CampaignFactory(currency="RUB", target_amount=1_000_000_00, max_amount=2_000_000_00)
         pledge(investor, rub, {"amount": 590_000_00, "payment_method": "pm_card_visa"})
-        with pytest.raises(services.ValidationFailed) as refused:
+        with pytest.raises(ValidationFailed) as refused:
             pledge(investor, rub, {"amount": 20_000_00, "payment_method": "pm_card_visa"})
         assert "amount" in refused.value.errors
         first = db.session.query(Pledge).filter_by(status="paid").one()

@@ -199,11 +199,9 @@ def test_localstripe_signed_events_are_verified_and_processed_once(
         calls.append((p.gateway_reference, result.status))
         p.status = "paid" if result.status == "succeeded" else p.status
 
-    services = SimpleNamespace(
-        find_by_reference=lambda reference: pledge if reference == pledge.gateway_reference else None,
-        record_charge_result=record_charge_result,
-    )
-    monkeypatch.setattr(webhooks, "_services", lambda: services)
+    monkeypatch.setattr(webhooks, "find_by_reference",
+                        lambda reference: pledge if reference == pledge.gateway_reference else None)
+    monkeypatch.setattr(webhooks, "record_charge_result", record_charge_result)
     paid = charge(app_gateway, localstripe.card(VISA))
     pledge.gateway_reference = paid.reference
 

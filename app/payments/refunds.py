@@ -1,0 +1,64 @@
+"""Giving pledges' money back: revoked pledges, failed and cancelled rounds, late charges,
+and refunds the gateway reports. Each refund is one gateway call under the key
+``pledge-<id>-refund`` and one ledger posting under ``pledge-<id>-refunded``, so a retry
+after a crash never moves money twice. These functions flush; the jobs and the pledge
+boundaries commit.
+"""
+
+from datetime import datetime
+
+from app.core.i18n import _
+from app.payments.errors import RefundFailed
+from app.payments.gateways import gateway
+from app.payments.gateways.base import ChargeResult, GatewayError
+from app.payments.lifecycle import IllegalTransition
+from app.payments.models import Pledge, PledgeStatus
+from app.payments.store import store
+
+
+def refund_key(pledge_id: int) -> str:
+    return f"pledge-{pledge_id}-refund"
+
+
+def refund_pledge(pledge: Pledge, *, now: datetime, reason: str) -> Pledge:
+    """Give a paid or revoked pledge's money back through the gateway, and post it. Flushes.
+
+    Idempotent: a refunded pledge is returned as it is; the gateway key ``pledge-<id>-refund``
+    and the ledger key make a repeated call after a crash move nothing twice. For the jobs:
+    failed and cancelled rounds (``reason`` "round_failed", "round_cancelled"). A refund
+    from ``paid`` of a round that is over leaves its ``raised_amount`` as the record of what
+    was raised (a live round's is reduced); revocation already took its pledge out of it.
+
+    :raises GatewayError: the gateway is unreachable (retry later; nothing was recorded).
+    :raises RefundFailed: the gateway refused the refund.
+    """
+    if pledge.status == PledgeStatus.REFUNDED:
+        return pledge
+    if pledge.status not in (PledgeStatus.PAID, PledgeStatus.REVOKED):
+        raise IllegalTransition(_("A pledge that is %(status)s cannot be refunded.",
+                                  status=pledge.status.replace("_", " ")), {"status": [pledge.status]})
+    result = gateway().refund(charge_reference=pledge.gateway_reference or "", amount=pledge.amount,
+                              idempotency_key=refund_key(pledge.id),
+                              metadata={"pledge_id": str(pledge.id), "reason": reason})
+    if result.status == "failed":
+        raise RefundFailed(_("The refund was refused: %(message)s", message=result.failure_message or ""))
+    store().refund(pledge, now=now, reason=reason, reference=result.reference)
+    return pledge
+
+
+def record_gateway_refund(pledge: Pledge, *, amount_refunded: int, now: datetime) -> Pledge:
+    """The gateway reports the pledge's charge refunded (our own refund, or one made in the
+    provider's dashboard). Idempotent; flushes. Only a full refund changes the pledge."""
+    if pledge.status not in (PledgeStatus.PAID, PledgeStatus.REVOKED) or amount_refunded < pledge.amount:
+        return pledge
+    store().refund(pledge, now=now, reason="gateway_refund", source="gateway")
+    return pledge
+
+
+def refund_late_charge(pledge: Pledge, result: ChargeResult, *, now: datetime) -> None:
+    """Money arrived for a pledge we had given up on: record it, then give it straight back."""
+    refund = gateway().refund(charge_reference=result.reference, amount=pledge.amount,
+                              idempotency_key=refund_key(pledge.id), metadata={"pledge_id": str(pledge.id)})
+    if refund.status == "failed":
+        raise GatewayError(f"late-charge refund for pledge {pledge.id} failed: {refund.failure_message}")
+    store().refund_late_charge(pledge, now=now, charge_reference=result.reference, refund_reference=refund.reference)

@@ -1,0 +1,242 @@
+"""Every write of a pledge row, with its SQLite and PostgreSQL forms side by side.
+
+The pledge services decide *whether* a pledge moves; this module is *how* the move is
+written: the pledge row (one conditional UPDATE per lifecycle event, so two processes
+racing on one pledge cannot both win), its ledger posting, the round's counters (through
+``campaigns.room``, their only writer) and its audit entry. Each operation flushes and
+never commits.
+
+Two operations sit on the pledge hot path and have a PostgreSQL form of their own, one
+data-modifying statement instead of three round trips: ``insert_reserving`` (room, pending
+pledge, audit entry) and ``pay`` (the PAY transition, the posting to escrow, the round's
+counters). ``store()`` chooses the form once per database; ``tests/payments/test_store_parity.py``
+runs every operation on both databases and compares what they wrote.
+
+The statements are built once with bound parameters: a statement object reused with new
+values skips SQLAlchemy's per-call construction and cache-key work, which costs more CPU
+than the round trip itself.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, inspect, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.campaigns import room
+from app.core.adopted import adopt
+from app.core.audit import audit, audit_deferred, deferred_insert_from, deferred_params
+from app.extensions import db
+from app.payments import ledger
+from app.payments.lifecycle import Event, sources, target
+from app.payments.models import Pledge, PledgeStatus
+
+pledge_table = Pledge.__table__
+_p = pledge_table.c
+
+#: ``transition``'s UPDATE per (event, columns set), built on first use and reused.
+_TRANSITIONS: dict[tuple[Event, tuple[str, ...]], Any] = {}
+
+
+def _transition_statement(event: Event, columns: tuple[str, ...]) -> Any:
+    statement = _TRANSITIONS.get((event, columns))
+    if statement is None:
+        statement = _TRANSITIONS[(event, columns)] = (
+            update(pledge_table)
+            # ORed equalities, not IN: an IN list is re-rendered on every execution.
+            .where(_p.id == bindparam("pledge_id"), or_(*(_p.status == s.value for s in sources(event))))
+            .values(status=target(event).value, **{column: bindparam(f"new_{column}") for column in columns}))
+    return statement
+
+
+def _params(pledge_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    return {"pledge_id": pledge_id, **{f"new_{column}": value for column, value in values.items()}}
+
+
+def _moved(pledge: Pledge, event: Event, values: dict[str, Any]) -> None:
+    """The winner's instance, updated in memory as committed (no re-SELECT)."""
+    set_committed_value(pledge, "status", target(event).value)
+    for key, value in values.items():
+        set_committed_value(pledge, key, value)
+
+
+_NEW_COLUMNS = tuple(attr.key for attr in inspect(Pledge).column_attrs if attr.key != "id")
+_INSERT_PLEDGE = insert(pledge_table).returning(_p.id)
+#: The columns a payment sets; ``pay`` fills in the time and the charge's reference.
+_PAY_VALUES = {"paid_at": None, "gateway_reference": None, "next_action_url": None, "failure_code": None,
+               "failure_message": None}
+
+
+class PledgeStore:
+    """The writes both databases spell the same way; ``insert_reserving`` and ``pay`` are per database."""
+
+    def insert_reserving(self, values: dict[str, Any], audit_entry: dict[str, Any], *, now: datetime) -> Pledge:
+        """Insert the pending pledge and its deferred "pledge.created" audit entry and take its room;
+        adopt the pledge into the session as loaded (no ORM flush, no re-SELECT).
+
+        The entry is chained by the next sealer: the chain lock must not be taken while the
+        campaign row is held. A duplicate Idempotency-Key raises IntegrityError, a round
+        without room ``room.refusal``'s 409, and either way the caller's rollback keeps nothing.
+        """
+        raise NotImplementedError
+
+    def pay(self, pledge: Pledge, reference: str, *, now: datetime) -> bool:
+        """pending_payment → paid, posted to escrow and counted toward the round; False if another
+        process moved the pledge first (then nothing changed, and the pledge is re-read)."""
+        raise NotImplementedError
+
+    def transition(self, pledge: Pledge, event: Event, *, extra_where: Any = None, **values: Any) -> bool:
+        """Move ``pledge`` by ``event`` with one conditional UPDATE; False if another process moved it
+        first (then the pledge is re-read)."""
+        statement = _transition_statement(event, tuple(sorted(values)))
+        if extra_where is not None:
+            statement = statement.where(extra_where)
+        if db.session.execute(statement, _params(pledge.id, values)).rowcount != 1:
+            db.session.refresh(pledge)
+            return False
+        _moved(pledge, event, values)
+        return True
+
+    def fail(self, pledge: Pledge, *, now: datetime, reference: str, code: str | None, message: str) -> bool:
+        """The charge failed: the pledge is ``failed`` and its room free again."""
+        if not self.transition(pledge, Event.FAIL, gateway_reference=reference, failure_code=code,
+                               failure_message=message, next_action_url=None):
+            return False
+        audit("pledge.failed", subject=pledge, at=now, details={"code": code})
+        room.release(pledge.campaign_id, pledge.amount)
+        return True
+
+    def expire(self, pledge: Pledge, *, now: datetime, message: str) -> bool:
+        """Left unpaid too long: the pledge is ``expired`` and its room free again."""
+        if not self.transition(pledge, Event.EXPIRE, failure_code="expired", failure_message=message):
+            return False
+        audit("pledge.expired", subject=pledge, at=now)
+        room.release(pledge.campaign_id, pledge.amount)
+        return True
+
+    def await_action(self, pledge: Pledge, *, reference: str, next_action_url: str | None) -> None:
+        """The charge waits for the investor (3-D Secure) or the provider: note where, status unchanged."""
+        db.session.execute(update(pledge_table).where(
+            _p.id == pledge.id, _p.status == PledgeStatus.PENDING_PAYMENT.value,
+        ).values(gateway_reference=reference, next_action_url=next_action_url))
+        db.session.refresh(pledge)
+
+    def revoke(self, pledge: Pledge, *, now: datetime, actor: Any, ip_address: str | None) -> bool:
+        """paid → revoked within the reflection period; the pledge stops counting toward the round."""
+        if not self.transition(pledge, Event.REVOKE, extra_where=_p.reflection_ends_at > now, revoked_at=now):
+            return False
+        audit("pledge.revoked", actor=actor, subject=pledge, ip_address=ip_address, at=now)
+        room.uncount(pledge.campaign_id, pledge.amount)
+        return True
+
+    def refund(self, pledge: Pledge, *, now: datetime, reason: str, reference: str | None = None,
+               source: str | None = None) -> bool:
+        """paid | revoked → refunded, posted back out of escrow. A paid pledge of a live round leaves
+        it; one of a round that is over leaves ``raised_amount`` as the record of what was raised.
+
+        :param reference: our refund's reference at the gateway (none for one the gateway reports).
+        :param source: who reported it, when not our own refund ("gateway").
+        """
+        was_paid = pledge.status == PledgeStatus.PAID
+        values: dict[str, Any] = {"refunded_at": now, "refund_reason": pledge.refund_reason or reason}
+        if source is None:
+            values["refund_reference"] = reference
+        if not self.transition(pledge, Event.REFUND, **values):
+            return False
+        ledger.post_pledge_refunded(pledge, now=now)
+        details = ({"reason": reason, "reference": reference} if source is None
+                   else {"reason": pledge.refund_reason, "source": source})
+        audit("pledge.refunded", subject=pledge, at=now, details=details)
+        if was_paid:
+            room.uncount(pledge.campaign_id, pledge.amount, only_if_live=True)
+        return True
+
+    def refund_late_charge(self, pledge: Pledge, *, now: datetime, charge_reference: str,
+                           refund_reference: str) -> None:
+        """Money arrived for a pledge already failed or expired, and went straight back: both postings."""
+        ledger.post_pledge_paid(pledge, now=now)
+        ledger.post_pledge_refunded(pledge, now=now)
+        db.session.execute(update(pledge_table).where(_p.id == pledge.id).values(
+            gateway_reference=charge_reference, refunded_at=now, refund_reference=refund_reference,
+            refund_reason="late_payment"))
+        db.session.refresh(pledge)
+        audit("pledge.late_payment_refunded", subject=pledge, at=now, details={"reference": charge_reference})
+
+    def settle(self, pledge: Pledge, *, now: datetime) -> bool:
+        """paid → settled: paid out to the owner (the payout job posts the settlement)."""
+        return self.transition(pledge, Event.SETTLE, settled_at=now)
+
+
+class SequentialStore(PledgeStore):
+    """SQLite (and any database without data-modifying CTEs): one statement per step, the hot
+    campaign row last, so it stays locked only until the commit."""
+
+    def insert_reserving(self, values: dict[str, Any], audit_entry: dict[str, Any], *, now: datetime) -> Pledge:
+        row = {key: None for key in _NEW_COLUMNS} | values
+        pledge_id = db.session.execute(_INSERT_PLEDGE, row).scalar_one()
+        audit_deferred("pledge.created", subject_type="pledge", subject_id=pledge_id, **audit_entry)
+        room.reserve(row["campaign_id"], row["amount"], now)
+        return adopt(Pledge(id=pledge_id, **row))
+
+    def pay(self, pledge: Pledge, reference: str, *, now: datetime) -> bool:
+        if not self.transition(pledge, Event.PAY, **(_PAY_VALUES | {"paid_at": now, "gateway_reference": reference})):
+            return False
+        ledger.post_pledge_paid(pledge, now=now)
+        room.count(pledge.campaign_id, pledge.amount)
+        return True
+
+
+def _reserving_insert_pg() -> Any:
+    """The room, the pledge and its audit entry in one statement. A full or closed round
+    updates no campaign row, so nothing is inserted either; the campaign row is locked from
+    this statement to the commit that follows it."""
+    taken = room.reserving_cte()
+    values = select(*(bindparam(f"new_{key}", type_=pledge_table.c[key].type) for key in _NEW_COLUMNS))
+    new = (insert(pledge_table).from_select(list(_NEW_COLUMNS), values.select_from(taken))
+           .returning(_p.id).cte("new_pledge"))
+    logged = deferred_insert_from(new, "pledge", new.c.id).cte("logged")
+    return select(new.c.id).add_cte(logged)
+
+
+_RESERVING_INSERT_PG = _reserving_insert_pg()
+#: The PAY transition as the guarding CTE of the paid pledge's posting.
+_PAID_PG = (_transition_statement(Event.PAY, tuple(sorted(_PAY_VALUES)))
+            .returning(_p.id, _p.campaign_id, _p.amount).cte("paid"))
+
+
+def _counted_pg(claimed: Any) -> Any:
+    """The round's counters, moved in the posting's statement only if the posting was made."""
+    return room.counting_cte(_PAID_PG, when=select(claimed.c.id).exists())
+
+
+class OneStatementStore(PledgeStore):
+    """PostgreSQL: each hot-path write is one data-modifying statement (one round trip)."""
+
+    def insert_reserving(self, values: dict[str, Any], audit_entry: dict[str, Any], *, now: datetime) -> Pledge:
+        row = {key: None for key in _NEW_COLUMNS} | values
+        params = {f"new_{key}": value for key, value in row.items()} | deferred_params("pledge.created", **audit_entry)
+        pledge_id = db.session.execute(_RESERVING_INSERT_PG, {
+            **params, "campaign_id": row["campaign_id"], "amount": row["amount"], "now": now}).scalar()
+        if pledge_id is None:
+            raise room.refusal(row["campaign_id"], now)
+        room.forget(row["campaign_id"])
+        return adopt(Pledge(id=pledge_id, **row))
+
+    def pay(self, pledge: Pledge, reference: str, *, now: datetime) -> bool:
+        values = _PAY_VALUES | {"paid_at": now, "gateway_reference": reference}
+        if not ledger.post_guarded_pg(ledger.pledge_paid(pledge), guard=_PAID_PG, also=(_counted_pg,),
+                                      params=_params(pledge.id, values), now=now):
+            db.session.refresh(pledge)
+            return False
+        _moved(pledge, Event.PAY, values)
+        room.forget(pledge.campaign_id)
+        return True
+
+
+_STORES: dict[str, PledgeStore] = {"postgresql": OneStatementStore()}
+_SEQUENTIAL = SequentialStore()
+
+
+def store() -> PledgeStore:
+    """The store for the session's database, chosen by its dialect."""
+    return _STORES.get(db.session.get_bind().dialect.name, _SEQUENTIAL)
