@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 PYTEST_ARGS ?=
 
-.PHONY: run test install dev translations lint clean
+.PHONY: run test install dev translations lint clean bench
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,18 @@ run: install translations
 test: dev translations
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## make bench: every benchmark in bench/ (PostgreSQL on 127.0.0.1, wrk; minutes; not part of make test)
+BENCHMARKS := bench/pledge_race.py bench/export_pledges.py bench/portfolio_page.py bench/campaign_list.py \
+	bench/refund_round.py
+bench: dev
+	@command -v wrk >/dev/null || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; } \
+		|| { echo "wrk is missing: apt-get install -y wrk"; exit 1; }
+	@failed=""; for b in $(BENCHMARKS); do \
+		if [ ! -f "$$b" ]; then echo "== $$b: MISSING"; failed="$$failed $$b(missing)"; continue; fi; \
+		echo "== $$b"; $(BIN)/python "$$b" || failed="$$failed $$b"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "== bench: failed or missing:$$failed"; exit 1; fi; echo "== bench: all passed"
 
 lint: dev
 	$(BIN)/ruff check .
