@@ -10,7 +10,9 @@ below its target before it is paid out: the offer is all or nothing, as its KIIS
 from enum import StrEnum
 
 from app.campaigns.models import CampaignStatus as S
-from app.core.errors import StateConflict
+from app.core.lifecycle import IllegalTransition, Lifecycle
+
+__all__ = ["CAMPAIGN", "TRANSITIONS", "Event", "IllegalTransition", "next_status", "sources", "target"]
 
 
 class Event(StrEnum):
@@ -42,17 +44,8 @@ TRANSITIONS: dict[tuple[S, Event], S] = {
     (S.REPAYING, Event.DEFAULT): S.DEFAULTED,
 }
 
+CAMPAIGN = Lifecycle("campaign", S, Event, TRANSITIONS, initial=(S.DRAFT,))
 
-class IllegalTransition(StateConflict):
-    title = "Illegal state transition"
-
-
-def next_status(current: str, event: Event) -> S:
-    """The status after ``event``, or IllegalTransition (a 409) if the table forbids it."""
-    try:
-        return TRANSITIONS[(S(current), event)]
-    except KeyError:
-        raise IllegalTransition(
-            f"A campaign that is {current} cannot {event.value.replace('_', ' ')}.",
-            {"status": [f"not allowed from {current}"]},
-        ) from None
+next_status = CAMPAIGN.next_status
+sources = CAMPAIGN.sources
+target = CAMPAIGN.target

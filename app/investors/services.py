@@ -21,6 +21,7 @@ from app.core.errors import NotAllowed, NotFound, StateConflict, ValidationFaile
 from app.core.permissions import Permission, Role, can
 from app.extensions import db
 from app.investors import limits
+from app.investors.lifecycle import CLASSIFICATION_REQUEST, RequestEvent
 from app.investors.limits import (
     Classification,
     InvestorFacts,
@@ -309,7 +310,8 @@ def decide_classification_request(request_id: int, data: Any, *, actor: User, no
     if request.status != RequestStatus.PENDING.value:
         raise StateConflict(f"This request was already {request.status}.")
     reason = (clean["reason"] or "").strip() or None
-    request.status = RequestStatus.APPROVED.value if clean["decision"] == "approve" else RequestStatus.REFUSED.value
+    decision = RequestEvent.APPROVE if clean["decision"] == "approve" else RequestEvent.REFUSE
+    CLASSIFICATION_REQUEST.move(request, decision)
     request.reason = reason
     request.decided_at = now
     request.decided_by_id = actor.id
@@ -335,7 +337,8 @@ def classify(user_id: int, data: Any, *, actor: User, now: datetime, jurisdictio
     reason = (clean["reason"] or "").strip() or None
     pending = pending_request(user_id)
     if pending is not None:
-        pending.status = (RequestStatus.APPROVED if pending.requested == value.value else RequestStatus.REFUSED).value
+        CLASSIFICATION_REQUEST.move(pending, RequestEvent.APPROVE if pending.requested == value.value
+                                    else RequestEvent.REFUSE)
         pending.reason = reason
         pending.decided_at = now
         pending.decided_by_id = actor.id

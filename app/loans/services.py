@@ -24,6 +24,7 @@ from app.core.clock import as_utc
 from app.core.errors import NotFound, StateConflict
 from app.core.money import allocate, format_money
 from app.extensions import db
+from app.loans.lifecycle import INSTALMENT, LOAN, InstalmentEvent, LoanEvent
 from app.loans.models import (
     Instalment,
     InstalmentShare,
@@ -71,7 +72,7 @@ def create_loan(campaign: Campaign, principal: int, *, now: datetime) -> Loan:
 
 def mark_due(instalment: Instalment, *, now: datetime) -> None:
     """The instalment's date has come: the owner is asked to pay."""
-    instalment.status = InstalmentStatus.DUE.value
+    INSTALMENT.move(instalment, InstalmentEvent.FALL_DUE)
     campaign = db.session.get(Campaign, instalment.loan.campaign_id)
     enqueue(db.session.get(User, campaign.owner_id), kind="instalment_due", now=now,
             dedupe_key=f"instalment-{instalment.id}-due",
@@ -83,15 +84,15 @@ def mark_due(instalment: Instalment, *, now: datetime) -> None:
 
 
 def mark_overdue(instalment: Instalment, *, now: datetime) -> None:
-    instalment.status = InstalmentStatus.OVERDUE.value
-    instalment.loan.status = LoanStatus.OVERDUE.value
+    INSTALMENT.move(instalment, InstalmentEvent.FALL_OVERDUE)
+    LOAN.move(instalment.loan, LoanEvent.FALL_BEHIND)
     audit("loan.instalment_overdue", subject_type="instalments", subject_id=instalment.id,
           details={"loan_id": instalment.loan_id}, at=now)
 
 
 def mark_defaulted(loan: Loan, *, now: datetime) -> None:
     """Unpaid for the default period: the loan and its campaign are defaulted."""
-    loan.status = LoanStatus.DEFAULTED.value
+    LOAN.move(loan, LoanEvent.DEFAULT)
     loan.defaulted_at = now
     campaigns.mark_defaulted(db.session.get(Campaign, loan.campaign_id), now=now)
     audit("loan.defaulted", subject_type="loans", subject_id=loan.id, at=now)
@@ -144,6 +145,7 @@ def receive(instalment: Instalment, *, now: datetime) -> list[InstalmentShare]:
     """Record a received instalment and split it across the holders by largest remainder."""
     if instalment.status == InstalmentStatus.PAID:
         return []
+    INSTALMENT.move(instalment, InstalmentEvent.PAY)
     loan = instalment.loan
     pledges = holders(loan.campaign_id)
     repaid = dict(db.session.execute(
@@ -168,7 +170,6 @@ def receive(instalment: Instalment, *, now: datetime) -> list[InstalmentShare]:
                  -(s.principal + s.interest)) for s in shares if s.principal + s.interest]
     ledger.post(f"Instalment {instalment.number} of loan {loan.id} received", entries, now=now,
                 idempotency_key=f"instalment-{instalment.id}-received", campaign_id=loan.campaign_id)
-    instalment.status = InstalmentStatus.PAID.value
     instalment.paid_at = now
     for share in shares:
         enqueue(db.session.get(User, share.investor_id), kind="instalment_received", now=now,
@@ -179,11 +180,11 @@ def receive(instalment: Instalment, *, now: datetime) -> list[InstalmentShare]:
     audit("loan.instalment_paid", subject_type="instalments", subject_id=instalment.id,
           details={"loan_id": loan.id, "amount": instalment.total, "holders": len(shares)}, at=now)
     if all(i.status == InstalmentStatus.PAID for i in loan.instalments):
-        loan.status = LoanStatus.COMPLETED.value
+        LOAN.move(loan, LoanEvent.COMPLETE)
         loan.completed_at = now
         campaigns.complete(db.session.get(Campaign, loan.campaign_id), now=now)
     elif not any(i.status == InstalmentStatus.OVERDUE for i in loan.instalments):
-        loan.status = LoanStatus.ACTIVE.value
+        LOAN.move(loan, LoanEvent.CATCH_UP)
     db.session.flush()
     return shares
 

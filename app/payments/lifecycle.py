@@ -8,8 +8,10 @@ processes racing on one pledge cannot both win.
 
 from enum import StrEnum
 
-from app.core.errors import StateConflict
+from app.core.lifecycle import IllegalTransition, Lifecycle
 from app.payments.models import PledgeStatus as S
+
+__all__ = ["PLEDGE", "TRANSITIONS", "Event", "IllegalTransition", "next_status", "sources", "target"]
 
 
 class Event(StrEnum):
@@ -31,28 +33,8 @@ TRANSITIONS: dict[tuple[S, Event], S] = {
     (S.PAID, Event.SETTLE): S.SETTLED,
 }
 
+PLEDGE = Lifecycle("pledge", S, Event, TRANSITIONS, initial=(S.PENDING_PAYMENT,))
 
-class IllegalTransition(StateConflict):
-    title = "Illegal state transition"
-
-
-def sources(event: Event) -> tuple[S, ...]:
-    """The statuses ``event`` may leave from (for the conditional UPDATE's WHERE)."""
-    return tuple(src for (src, ev) in TRANSITIONS if ev is event)
-
-
-def target(event: Event) -> S:
-    """Where ``event`` leads (each event has one destination, whatever its source)."""
-    (destination,) = {dst for (_, ev), dst in TRANSITIONS.items() if ev is event}
-    return destination
-
-
-def next_status(current: str, event: Event) -> S:
-    """The status after ``event``, or IllegalTransition (a 409) if the table forbids it."""
-    try:
-        return TRANSITIONS[(S(current), event)]
-    except KeyError:
-        raise IllegalTransition(
-            f"A pledge that is {current.replace('_', ' ')} cannot {event.value}.",
-            {"status": [f"not allowed from {current}"]},
-        ) from None
+next_status = PLEDGE.next_status
+sources = PLEDGE.sources
+target = PLEDGE.target

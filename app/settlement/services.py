@@ -29,6 +29,7 @@ from app.payments import ledger
 from app.payments import services as payments
 from app.payments.gateways import gateway
 from app.payments.models import Pledge, PledgeStatus
+from app.settlement.lifecycle import PAYOUT, PayoutEvent
 from app.settlement.models import Payout, PayoutAccount, PayoutStatus
 
 
@@ -135,7 +136,7 @@ def send_payout(payout: Payout, *, now: datetime) -> None:
 
 
 def _mark_sent(payout: Payout, *, reference: str, now: datetime) -> None:
-    payout.status = PayoutStatus.SENT.value
+    PAYOUT.move(payout, PayoutEvent.SEND)
     payout.reference = reference
     payout.sent_at = now
     ledger.post_payout_sent(campaign_id=payout.campaign_id, owner_id=payout.owner_id, currency=payout.currency,
