@@ -61,6 +61,7 @@ class Instalment(db.Model):
         UniqueConstraint("loan_id", "number", name="loan_number"),
         CheckConstraint("principal >= 0 AND interest >= 0", name="parts_not_negative"),
         one_of("status", InstalmentStatus, "status_known"),
+        CheckConstraint("charge_key IS NULL OR charge_payment_method IS NOT NULL", name="charge_claim_complete"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -72,6 +73,14 @@ class Instalment(db.Model):
     status: Mapped[str] = mapped_column(String(10), default=InstalmentStatus.SCHEDULED.value, index=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     payment_reference: Mapped[str | None] = mapped_column(String(100))
+    #: The claim of the owner's payment whose outcome is not recorded yet (NULL: none): its
+    #: idempotency key and payment method, so that a later attempt repeats exactly that call
+    #: before charging anew (``loans.services.pay_instalment``).
+    charge_key: Mapped[str | None] = mapped_column(String(100))
+    charge_payment_method: Mapped[str | None] = mapped_column(String(100))
+    #: When that charge was claimed; NULL once its attempt ended without recording an
+    #: outcome (a later attempt re-drives it at once), stale after ``CHARGE_CLAIM_TIMEOUT``.
+    charge_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     loan: Mapped[Loan] = relationship(back_populates="instalments")
 

@@ -1,6 +1,7 @@
 """Repayment rules: the schedule, asking the owner, collecting, distributing, arrears.
 
-Services flush; the sweeps and views commit. Money moves through the ledger:
+Services flush; the sweeps and views commit, except ``pay_instalment``, a boundary that
+commits around its gateway call (claim, charge, record). Money moves through the ledger:
 an instalment received is Dr gateway_clearing, Cr investor_funds for each holder's
 share, split by largest remainder so the shares always add up to the instalment.
 Each share also adds to the running totals (``PledgeRepayment``, ``RepaymentDay``) in the
@@ -8,11 +9,13 @@ same transaction, with atomic ``INSERT … ON CONFLICT DO UPDATE`` increments, s
 receipts at once never lose one another's addition.
 """
 
+import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, select, union_all
+from sqlalchemy import case, delete, func, insert, literal, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.accounts.models import User
@@ -39,6 +42,8 @@ from app.payments import ledger
 from app.payments.errors import PaymentDeclined
 from app.payments.gateways import gateway
 from app.payments.models import Pledge, PledgeStatus
+
+log = logging.getLogger(__name__)
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -114,15 +119,61 @@ def owner_instalment(instalment_id: int, actor: Any) -> Instalment:
     return instalment
 
 
+#: A claimed charge whose attempt has not recorded its outcome by then is taken to have died.
+CHARGE_CLAIM_TIMEOUT = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """The call a claimed attempt makes: its own, or the stale one it must repeat first.
+    Plain values: nothing is loaded from the database between the claim and the record."""
+
+    instalment_id: int
+    key: str
+    payment_method: str
+    amount: int
+    currency: str
+
+
 def pay_instalment(instalment: Instalment, *, payment_method: str, now: datetime,
                    attempt: str = "1") -> Instalment:
     """Collect a due instalment from the owner through the gateway and distribute it.
 
+    A boundary, like ``create_pledge``: it commits, because the gateway call sits between
+    two transactions and no row lock is held across it. (1) Claim: a conditional UPDATE
+    notes this attempt's key on the instalment if it is due or overdue and no other attempt
+    is in flight — a second attempt at once gets a 409 — and commits. (2) Charge with key
+    ``instalment-<id>-charge-<attempt>``. (3) Record, under a fresh lock: paid and
+    distributed, or declined (PaymentDeclined); either way the claim is cleared.
+
     ``attempt`` names this payment attempt (the form's per-render token): a retried request
     reuses its key and charges once, while a new attempt after a declined card gets a new
-    key. The row lock makes two attempts at once pay once: the second sees it paid.
+    key. A claim whose attempt died (stale after ``CHARGE_CLAIM_TIMEOUT``, or released by a
+    failure after its charge) is first repeated with its own key and payment method — the
+    gateway answers with the first outcome, so a crash after the charge never charges
+    twice — and only if that was declined does this attempt charge in its own name.
     """
-    db.session.scalars(select(Instalment).where(Instalment.id == instalment.id).with_for_update(of=Instalment)).all()
+    instalment_id = instalment.id
+    key = f"instalment-{instalment_id}-charge-{attempt}"
+    while True:
+        claim = _claim(instalment, key, payment_method, now=now)
+        try:
+            result = gateway().charge(amount=claim.amount, currency=claim.currency,
+                                      payment_method=claim.payment_method, idempotency_key=claim.key,
+                                      metadata={"instalment_id": str(instalment_id)}, return_url="")
+            paid = _record_charge(instalment, claim, result, now=now)
+        except Exception:
+            _release(claim)
+            raise
+        if paid:
+            return instalment
+        if claim.key == key:
+            raise PaymentDeclined(result.failure_message or "The payment did not go through.")
+        # the stale attempt was declined: its claim is cleared, now charge in this attempt's name
+
+
+def _claim(instalment: Instalment, key: str, payment_method: str, *, now: datetime) -> _Claim:
+    """Note this attempt on the instalment (or take over a stale one) and commit; 409 if it cannot pay now."""
     db.session.refresh(instalment)
     if instalment.status == InstalmentStatus.PAID:
         raise StateConflict("This instalment is already paid.")
@@ -130,15 +181,60 @@ def pay_instalment(instalment: Instalment, *, payment_method: str, now: datetime
         raise StateConflict("This instalment is not due yet.")
     if instalment.loan.status == LoanStatus.DEFAULTED:
         raise StateConflict("The loan is in default; repayments are handled by the operator.")
-    result = gateway().charge(amount=instalment.total, currency=instalment.loan.currency,
-                              payment_method=payment_method,
-                              idempotency_key=f"instalment-{instalment.id}-charge-{attempt}",
-                              metadata={"instalment_id": str(instalment.id)}, return_url="")
-    if result.status != "succeeded":
-        raise PaymentDeclined(result.failure_message or "The payment did not go through.")
-    instalment.payment_reference = result.reference
-    receive(instalment, now=now)
-    return instalment
+    unclaimed = Instalment.charge_key.is_(None)
+    free = (unclaimed | Instalment.charge_started_at.is_(None)
+            | (Instalment.charge_started_at < now - CHARGE_CLAIM_TIMEOUT))
+    claimed = db.session.execute(
+        update(Instalment)
+        .where(Instalment.id == instalment.id, free,
+               Instalment.status.in_([s.value for s in INSTALMENT.sources(InstalmentEvent.PAY)]))
+        .values(charge_key=case((unclaimed, key), else_=Instalment.charge_key),
+                charge_payment_method=case((unclaimed, payment_method), else_=Instalment.charge_payment_method),
+                charge_started_at=now)
+        .returning(Instalment.charge_key, Instalment.charge_payment_method)
+        .execution_options(synchronize_session=False)).first()
+    if claimed is None:
+        db.session.refresh(instalment)
+        if instalment.status == InstalmentStatus.PAID:
+            raise StateConflict("This instalment is already paid.")
+        raise StateConflict("A payment of this instalment is in progress.")
+    charge = _Claim(instalment_id=instalment.id, key=claimed.charge_key, payment_method=claimed.charge_payment_method,
+                    amount=instalment.total, currency=instalment.loan.currency)
+    db.session.commit()
+    return charge
+
+
+def _record_charge(instalment: Instalment, claim: _Claim, result: Any, *, now: datetime) -> bool:
+    """Apply the gateway's answer to the claimed charge under a fresh lock (the instalment's,
+    then its loan's, the sweeps' order), clear the claim and commit; True if the instalment
+    is paid. Idempotent: a receipt is recorded once, whichever attempt records it."""
+    db.session.scalars(select(Instalment).where(Instalment.id == claim.instalment_id)
+                       .with_for_update(of=Instalment).execution_options(populate_existing=True)).one()
+    db.session.scalars(select(Loan).where(Loan.id == instalment.loan_id)
+                       .with_for_update(of=Loan).execution_options(populate_existing=True)).one()
+    ours = instalment.charge_key == claim.key
+    if result.status == "succeeded" and instalment.status != InstalmentStatus.PAID:
+        instalment.payment_reference = result.reference
+        receive(instalment, now=now)
+    if ours:
+        instalment.charge_key = instalment.charge_payment_method = instalment.charge_started_at = None
+    paid = instalment.status == InstalmentStatus.PAID
+    db.session.commit()
+    return paid
+
+
+def _release(claim: _Claim) -> None:
+    """The attempt failed after its claim with no outcome recorded (the gateway unreachable, a
+    failure while recording): leave the key for the next attempt to repeat at once."""
+    db.session.rollback()
+    try:
+        db.session.execute(update(Instalment)
+                           .where(Instalment.id == claim.instalment_id, Instalment.charge_key == claim.key)
+                           .values(charge_started_at=None).execution_options(synchronize_session=False))
+        db.session.commit()
+    except Exception:  # the database is gone too: the claim goes stale and is re-driven then
+        db.session.rollback()
+        log.exception("instalment %s: could not release the claim %s", claim.instalment_id, claim.key)
 
 
 def receive(instalment: Instalment, *, now: datetime) -> list[InstalmentShare]:

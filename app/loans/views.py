@@ -38,14 +38,13 @@ def pay(instalment_id: int):
     if not form.validate_on_submit() or not form.payment_method.data:
         flash(_("Choose how to pay."), "error")
     else:
-        try:
+        try:  # a boundary: it commits its claim and its result itself
             services.pay_instalment(instalment, payment_method=form.payment_method.data, now=now(),
                                     attempt=(form.attempt.data or "form")[:40])
         except DomainError as exc:
             db.session.rollback()
             flash(exc.detail, "error")
         else:
-            db.session.commit()
             flash(_("Instalment %(number)s paid and distributed to the investors.", number=instalment.number),
                   "success")
     return redirect(url_for("campaigns.detail", campaign_id=campaign_id, _anchor="repayments"))
