@@ -147,6 +147,25 @@ def deferred_insert_from(source: Any, subject_type: str, subject_id: Any) -> Any
         ["created_at", "actor_id", "action", "ip_address", "details", "subject_type", "subject_id", "prev_hash"], row)
 
 
+def audit_deferred_many(action: str, subjects: Iterable[tuple[str, Any, dict[str, Any] | None]], *,
+                        at: datetime) -> None:
+    """Insert deferred entries of one action in one executemany, one per ``(subject_type,
+    subject_id, details)``: ``audit_deferred`` for a batch (the same rows, chained by the next sealer)."""
+    rows = [_values(action, None, None, subject_type, subject_id, None, details, at)
+            for subject_type, subject_id, details in subjects]
+    if rows:
+        db.session.execute(_INSERT_DEFERRED, rows)
+
+
+def deferred_insert_select(rows: Any) -> Any:
+    """Deferred entries' ``INSERT … SELECT``: ``rows`` (a SELECT) yields ``created_at, actor_id,
+    action, subject_type, subject_id, ip_address, details`` per entry, in that order, so one
+    PostgreSQL statement can write a batch of rows and their audit entries together."""
+    columns = ["created_at", "actor_id", "action", "subject_type", "subject_id", "ip_address", "details"]
+    return insert(AuditEntry.__table__).from_select(
+        [*columns, "prev_hash"], rows.add_columns(literal(DEFERRED, String)))
+
+
 def deferred_params(action: str, *, actor: Any = None, ip_address: str | None = None,
                     details: dict[str, Any] | None = None, at: datetime | None = None) -> dict[str, Any]:
     """The parameters of ``deferred_insert_from``."""

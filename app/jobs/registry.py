@@ -1,7 +1,7 @@
 """The sweeps, in the order one ``run-due`` pass runs them."""
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, func, select
 
 from app.core.audit import seal_pending
 from app.extensions import db
-from app.jobs.sweep import SweepResult, sweep
+from app.jobs.sweep import BatchOutcome, SweepResult, batch_sweep, sweep
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,29 @@ class Job:
                      progress=progress, limit=limit)
 
 
+@dataclass(frozen=True)
+class BatchJob:
+    """A sweep done by the batch (``batch_sweep``): ``claim(now, after, size)`` locks up to
+    ``size`` due rows above id ``after``, ``handle(rows, now)`` does them in one transaction.
+    Counted, run and reported like a ``Job``."""
+
+    name: str
+    model: Any
+    due: Callable[[datetime], ColumnElement[bool]]
+    claim: Callable[[datetime, int, int], Sequence[Any]]
+    handle: Callable[[Sequence[Any], datetime], BatchOutcome]
+    batch_size: int = 500
+
+    def count(self, now: datetime) -> int:
+        return db.session.scalar(select(func.count()).select_from(self.model).where(self.due(now))) or 0
+
+    def run(self, now: datetime, *, progress: Callable[[int], None] | None = None,
+            limit: int | None = None) -> SweepResult:
+        return batch_sweep(self.name, self.model.__tablename__, lambda after, size: self.claim(now, after, size),
+                           lambda rows: self.handle(rows, now), now=now, batch_size=self.batch_size,
+                           progress=progress, limit=limit)
+
+
 #: Modules whose ``JOBS`` lists make up a run, in order: rounds close before refunds
 #: and payouts, payouts before repayments, notifications last.
 JOB_MODULES = [
@@ -42,12 +65,13 @@ JOB_MODULES = [
 ]
 
 
-def all_jobs() -> list[Job]:
+def all_jobs() -> list[Job | BatchJob]:
     """Every sweep, collected here so that domains stay unaware of each other."""
     return [job for name in JOB_MODULES for job in importlib.import_module(name).JOBS]
 
 
-def run_due(now: datetime, *, on_job: Callable[[Job, int], Callable[[int], None] | None] | None = None,
+def run_due(now: datetime, *,
+            on_job: Callable[[Job | BatchJob, int], Callable[[int], None] | None] | None = None,
             skip: frozenset[str] | set[str] = frozenset()) -> list[SweepResult]:
     """Run every due sweep once at ``now`` (except those named in ``skip``).
 

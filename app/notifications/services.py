@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
 from app.notifications.models import OutboxMessage
@@ -26,6 +27,20 @@ def enqueue(user: Any, *, kind: str, subject: str, body: str, dedupe_key: str, n
     db.session.add(message)
     db.session.flush()
     return message
+
+
+#: ``INSERT … ON CONFLICT (dedupe_key) DO NOTHING`` per dialect, for ``enqueue_many``.
+_INSERT_IGNORING = {name: dialect.insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
+                    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+
+
+def enqueue_many(messages: list[dict[str, Any]], *, now: datetime) -> None:
+    """Queue many e-mails in the caller's transaction in one statement; each is a dict of
+    ``user_id, to_address, kind, subject, body, dedupe_key``. As ``enqueue``: a message
+    without an address is not queued, and a key queued before is ignored."""
+    rows = [message | {"created_at": now, "attempts": 0} for message in messages if message.get("to_address")]
+    if rows:
+        db.session.execute(_INSERT_IGNORING[db.session.get_bind().dialect.name], rows)
 
 
 def send(message: OutboxMessage, *, now: datetime) -> None:

@@ -3,9 +3,15 @@ and refunds the gateway reports. Each refund is one gateway call under the key
 ``pledge-<id>-refund`` and one ledger posting under ``pledge-<id>-refunded``, so a retry
 after a crash never moves money twice. These functions flush; the jobs and the pledge
 boundaries commit.
+
+A failed or cancelled round is refunded in batches (``refund_round_batch``): a gateway call
+per pledge, then the whole batch recorded in a few set-based statements.
 """
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from app.core.i18n import _
 from app.payments.errors import RefundFailed
@@ -62,3 +68,42 @@ def refund_late_charge(pledge: Pledge, result: ChargeResult, *, now: datetime) -
     if refund.status == "failed":
         raise GatewayError(f"late-charge refund for pledge {pledge.id} failed: {refund.failure_message}")
     store().refund_late_charge(pledge, now=now, charge_reference=result.reference, refund_reference=refund.reference)
+
+
+@dataclass(frozen=True)
+class BatchRefunds:
+    """What ``refund_round_batch`` did: the pledges recorded refunded (ids, in id order) and those
+    left as they were, with why (the gateway failed or refused)."""
+
+    refunded: list[int]
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+
+def refund_round_batch(refunds: Sequence[tuple[Any, str]], *, now: datetime) -> BatchRefunds:
+    """Refund a batch of paid pledges of rounds that are over: one gateway refund per pledge
+    under its key ``pledge-<id>-refund`` (as ``refund_pledge``), then every refund the gateway
+    made recorded at once (``store().refund_many``: pledges, postings, audit entries). Flushes.
+
+    ``refunds`` are ``(pledge, reason)`` with the pledge's columns as attributes (a Core row
+    will do), claimed by the caller. Crash-safe as ``refund_pledge``: if the transaction does not
+    commit, nothing was recorded, and the next call repeats the gateway calls with the same keys
+    (the gateway answers with the first refund). A pledge the gateway refuses, or fails on,
+    is left as it is, in ``failed``; the rest are recorded.
+    """
+    provider = gateway()
+    made: list[tuple[Any, str, str]] = []
+    failed: list[tuple[int, str]] = []
+    for pledge, reason in refunds:
+        try:
+            result = provider.refund(charge_reference=pledge.gateway_reference or "", amount=pledge.amount,
+                                     idempotency_key=refund_key(pledge.id),
+                                     metadata={"pledge_id": str(pledge.id), "reason": reason})
+        except Exception as exc:  # one pledge must not lose the batch: it stays due
+            failed.append((pledge.id, f"{type(exc).__name__}: {exc}"[:300]))
+            continue
+        if result.status == "failed":
+            refused = RefundFailed(_("The refund was refused: %(message)s", message=result.failure_message or ""))
+            failed.append((pledge.id, f"{type(refused).__name__}: {refused}"[:300]))
+            continue
+        made.append((pledge, reason, result.reference))
+    return BatchRefunds(store().refund_many(made, now=now) if made else [], failed)

@@ -17,15 +17,40 @@ values skips SQLAlchemy's per-call construction and cache-key work, which costs 
 than the round trip itself.
 """
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, inspect, or_, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Integer,
+    String,
+    bindparam,
+    cast,
+    column,
+    func,
+    insert,
+    inspect,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.campaigns import room
 from app.core.adopted import adopt
-from app.core.audit import audit, audit_deferred, deferred_insert_from, deferred_params
+from app.core.audit import (
+    audit,
+    audit_deferred,
+    audit_deferred_many,
+    deferred_insert_from,
+    deferred_insert_select,
+    deferred_params,
+)
 from app.extensions import db
 from app.payments import ledger
 from app.payments.lifecycle import Event, sources, target
@@ -166,10 +191,25 @@ class PledgeStore:
         """paid → settled: paid out to the owner (the payout job posts the settlement)."""
         return self.transition(pledge, Event.SETTLE, settled_at=now)
 
+    def refund_many(self, refunds: Sequence[tuple[Any, str, str]], *, now: datetime) -> list[int]:
+        """A batch of paid pledges refunded at the gateway, recorded in a few set-based statements:
+        paid → refunded (the REFUND move, only those still paid), each one's ``pledge_refunded``
+        posting (key ``pledge-<id>-refunded``, the same accounts, amounts and description) and
+        its deferred "pledge.refunded" audit entry. Returns the ids moved, in id order.
+
+        ``refunds`` are ``(pledge, reason, refund reference)``; a pledge is anything with the
+        ``Pledge`` columns as attributes (a Core row will do). The rounds' counters do not move:
+        this is for rounds that are over, whose ``raised_amount`` stays the record (``refund``).
+        """
+        raise NotImplementedError
+
 
 class SequentialStore(PledgeStore):
     """SQLite (and any database without data-modifying CTEs): one statement per step, the hot
     campaign row last, so it stays locked only until the commit."""
+
+    def refund_many(self, refunds: Sequence[tuple[Any, str, str]], *, now: datetime) -> list[int]:
+        return _refund_many_sequential(refunds, now=now)
 
     def insert_reserving(self, values: dict[str, Any], audit_entry: dict[str, Any], *, now: datetime) -> Pledge:
         row = {key: None for key in _NEW_COLUMNS} | values
@@ -212,6 +252,9 @@ def _counted_pg(claimed: Any) -> Any:
 class OneStatementStore(PledgeStore):
     """PostgreSQL: each hot-path write is one data-modifying statement (one round trip)."""
 
+    def refund_many(self, refunds: Sequence[tuple[Any, str, str]], *, now: datetime) -> list[int]:
+        return _refund_many_one_statement(refunds, now=now)
+
     def insert_reserving(self, values: dict[str, Any], audit_entry: dict[str, Any], *, now: datetime) -> Pledge:
         row = {key: None for key in _NEW_COLUMNS} | values
         params = {f"new_{key}": value for key, value in row.items()} | deferred_params("pledge.created", **audit_entry)
@@ -231,6 +274,134 @@ class OneStatementStore(PledgeStore):
         _moved(pledge, Event.PAY, values)
         room.forget(pledge.campaign_id)
         return True
+
+
+class _Refund:
+    """One pledge of ``refund_many``: its posting as ``ledger.pledge_refunded`` gives it, entries resolved."""
+
+    __slots__ = ("details", "flow", "pledge", "reason", "reference")
+
+    def __init__(self, pledge: Any, reason: str, reference: str) -> None:
+        self.pledge, self.reason, self.reference = pledge, reason, reference
+        self.flow = ledger.pledge_refunded(pledge)
+        # As ``refund`` audits our own refund; the JSON text as the ORM would store it.
+        self.details = {"reason": reason, "reference": reference}
+
+
+def _prepared(refunds: Sequence[tuple[Any, str, str]]) -> tuple[list[_Refund], dict[Any, int]]:
+    """The batch in id order, and the id of every ledger account its postings name (one query)."""
+    batch = sorted((_Refund(*refund) for refund in refunds), key=lambda r: r.pledge.id)
+    return batch, ledger.account_ids(ref for r in batch for ref, _ in r.flow.entries)
+
+
+_REFUNDED, _PAID = target(Event.REFUND).value, PledgeStatus.PAID.value
+assert PledgeStatus.PAID in sources(Event.REFUND)
+_ledger_tx, _ledger_entries = ledger.LedgerTransaction.__table__, ledger.LedgerEntry.__table__
+
+
+def _refund_many_sqlite() -> tuple[Any, Any, Any]:
+    still_paid = select(_p.id).where(_p.id.in_(bindparam("ids", expanding=True)), _p.status == _PAID)
+    refunded = (update(pledge_table).where(_p.id == bindparam("pledge_id"), _p.status == _PAID)
+                .values(status=_REFUNDED, refunded_at=bindparam("now"), refund_reference=bindparam("reference"),
+                        refund_reason=func.coalesce(_p.refund_reason, bindparam("reason"))))
+    claimed = (sqlite.insert(_ledger_tx).on_conflict_do_nothing(index_elements=["idempotency_key"])
+               .returning(_ledger_tx.c.id, _ledger_tx.c.pledge_id))
+    return still_paid, refunded, claimed
+
+
+_STILL_PAID_SQLITE, _REFUNDED_SQLITE, _CLAIM_TX_SQLITE = _refund_many_sqlite()
+_INSERT_LEDGER_ENTRIES = insert(_ledger_entries)
+
+
+def _refund_many_sequential(refunds: Sequence[tuple[Any, str, str]], *, now: datetime) -> list[int]:
+    """SQLite: a SELECT of those still paid (the write lock is held since BEGIN IMMEDIATE, so they
+    stay paid), then one executemany each for the pledges, transactions, entries and audit entries."""
+    batch, account_ids = _prepared(refunds)
+    if not batch:
+        return []
+    paid = set(db.session.scalars(_STILL_PAID_SQLITE, {"ids": [r.pledge.id for r in batch]}))
+    batch = [r for r in batch if r.pledge.id in paid]
+    if not batch:
+        return []
+    db.session.execute(_REFUNDED_SQLITE, [{"pledge_id": r.pledge.id, "now": now, "reference": r.reference,
+                                           "reason": r.reason} for r in batch])
+    claimed = db.session.execute(_CLAIM_TX_SQLITE, [
+        {"idempotency_key": r.flow.idempotency_key, "description": r.flow.description[:200], "created_at": now,
+         "campaign_id": r.flow.campaign_id, "pledge_id": r.flow.pledge_id} for r in batch]).all()
+    transaction_of = {row.pledge_id: row.id for row in claimed}
+    entries = [{"transaction_id": transaction_of[r.pledge.id], "account_id": account_ids[ref], "amount": amount,
+                "currency": ref.currency}
+               for r in batch if r.pledge.id in transaction_of for ref, amount in r.flow.entries]
+    if entries:
+        db.session.execute(_INSERT_LEDGER_ENTRIES, entries)
+    audit_deferred_many("pledge.refunded", (("pledge", r.pledge.id, r.details) for r in batch), at=now)
+    return [r.pledge.id for r in batch]
+
+
+def _refund_many_pg() -> Any:
+    """PostgreSQL: the whole batch in one statement, from arrays (one element per pledge, and
+    one per ledger entry): the REFUND move of those still paid, their transactions (claimed by
+    key), the entries of the transactions claimed, and the audit entries of the pledges moved."""
+
+    def array(name: str, type_: Any) -> Any:
+        return bindparam(name, type_=postgresql.ARRAY(type_))
+
+    now = bindparam("now", type_=_p.refunded_at.type)
+    given = (func.unnest(array("ids", Integer), array("refs", String), array("reasons", String),
+                         array("details", String), array("keys", String), array("descriptions", String))
+             .table_valued(column("id", Integer), column("ref", String), column("reason", String),
+                           column("details", String), column("key", String), column("description", String))
+             .render_derived(name="given"))
+    mine = select(given).cte("mine")
+    moved = (update(pledge_table).where(_p.id == mine.c.id, _p.status == _PAID)
+             .values(status=_REFUNDED, refunded_at=now, refund_reference=mine.c.ref,
+                     refund_reason=func.coalesce(_p.refund_reason, mine.c.reason))
+             .returning(_p.id, _p.campaign_id).cte("moved"))
+    claimed = (postgresql.insert(_ledger_tx).from_select(
+        ["idempotency_key", "description", "created_at", "campaign_id", "pledge_id"],
+        select(mine.c.key, mine.c.description, now, moved.c.campaign_id, moved.c.id)
+        .join_from(moved, mine, mine.c.id == moved.c.id).order_by(moved.c.id))
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(_ledger_tx.c.id, _ledger_tx.c.pledge_id).cte("claimed"))
+    lines = (func.unnest(array("entry_pledges", Integer), array("entry_accounts", Integer),
+                         array("entry_amounts", BigInteger), array("entry_currencies", String))
+             .table_valued(column("pledge_id", Integer), column("account_id", Integer),
+                           column("amount", BigInteger), column("currency", String), with_ordinality="ord")
+             .render_derived(name="lines"))
+    entered = insert(_ledger_entries).from_select(
+        ["transaction_id", "account_id", "amount", "currency"],
+        select(claimed.c.id, lines.c.account_id, lines.c.amount, lines.c.currency)
+        .join_from(claimed, lines, lines.c.pledge_id == claimed.c.pledge_id).order_by(lines.c.ord)).cte("entered")
+    logged = deferred_insert_select(
+        select(now, literal(None, Integer), literal("pledge.refunded", String), literal("pledge", String),
+               cast(moved.c.id, String), literal(None, String), cast(mine.c.details, JSON))
+        .join_from(moved, mine, mine.c.id == moved.c.id).order_by(moved.c.id)).cte("logged")
+    return select(moved.c.id).add_cte(claimed, entered, logged).order_by(moved.c.id)
+
+
+_REFUND_MANY_PG = _refund_many_pg()
+
+
+def _refund_many_one_statement(refunds: Sequence[tuple[Any, str, str]], *, now: datetime) -> list[int]:
+    batch, account_ids = _prepared(refunds)
+    if not batch:
+        return []
+    params: dict[str, Any] = {"now": now, "ids": [], "refs": [], "reasons": [], "details": [], "keys": [],
+                              "descriptions": [], "entry_pledges": [], "entry_accounts": [], "entry_amounts": [],
+                              "entry_currencies": []}
+    for r in batch:
+        params["ids"].append(r.pledge.id)
+        params["refs"].append(r.reference)
+        params["reasons"].append(r.reason)
+        params["details"].append(json.dumps(r.details))
+        params["keys"].append(r.flow.idempotency_key)
+        params["descriptions"].append(r.flow.description[:200])
+        for ref, amount in r.flow.entries:
+            params["entry_pledges"].append(r.pledge.id)
+            params["entry_accounts"].append(account_ids[ref])
+            params["entry_amounts"].append(amount)
+            params["entry_currencies"].append(ref.currency)
+    return list(db.session.scalars(_REFUND_MANY_PG, params))
 
 
 _STORES: dict[str, PledgeStore] = {"postgresql": OneStatementStore()}

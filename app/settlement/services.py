@@ -33,23 +33,6 @@ from app.settlement.lifecycle import PAYOUT, PayoutEvent
 from app.settlement.models import Payout, PayoutAccount, PayoutStatus
 
 
-def refundable(now: datetime):
-    """Paid pledges of rounds that failed or were cancelled."""
-    return (Pledge.status == PledgeStatus.PAID) & Pledge.campaign_id.in_(
-        select(Campaign.id).where(Campaign.status.in_([CampaignStatus.FAILED, CampaignStatus.CANCELLED])))
-
-
-def refund_for_round(pledge: Pledge, *, now: datetime) -> None:
-    campaign = db.session.get(Campaign, pledge.campaign_id)
-    reason = "round_cancelled" if campaign.status == CampaignStatus.CANCELLED else "round_failed"
-    payments.refund_pledge(pledge, now=now, reason=reason)
-    investor = db.session.get(User, pledge.investor_id)
-    enqueue(investor, kind="refund", dedupe_key=f"refund-{pledge.id}", now=now,
-            subject=f"Refund: {campaign.title}",
-            body=f"The round of {campaign.title} did not go ahead ({reason.replace('_', ' ')}). "
-                 f"Your pledge of {format_money(pledge.amount, pledge.currency)} has been refunded to your card.")
-
-
 def payable(now: datetime):
     """Successful rounds with no payout yet and every reflection period over (``settle_round``
     pays out, or fails a round that revocations took below its target, even to nothing)."""
