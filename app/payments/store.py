@@ -17,38 +17,31 @@ values skips SQLAlchemy's per-call construction and cache-key work, which costs 
 than the round trip itself.
 """
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Integer,
-    String,
     bindparam,
-    cast,
-    column,
     func,
     insert,
     inspect,
-    literal,
     or_,
     select,
+    text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.campaigns import room
 from app.core.adopted import adopt
 from app.core.audit import (
+    DEFERRED,
     audit,
     audit_deferred,
     audit_deferred_many,
     deferred_insert_from,
-    deferred_insert_select,
     deferred_params,
 )
 from app.extensions import db
@@ -338,70 +331,85 @@ def _refund_many_sequential(refunds: Sequence[tuple[Any, str, str]], *, now: dat
     return [r.pledge.id for r in batch]
 
 
-def _refund_many_pg() -> Any:
-    """PostgreSQL: the whole batch in one statement, from arrays (one element per pledge, and
-    one per ledger entry): the REFUND move of those still paid, their transactions (claimed by
-    key), the entries of the transactions claimed, and the audit entries of the pledges moved."""
+def _refund_shape() -> tuple[tuple[str, str], tuple[str, str], tuple[tuple[int, str, str, int], ...]]:
+    """``ledger.pledge_refunded`` as SQL pieces, read off the flow of a stand-in pledge, so the
+    set-based posting cannot drift from the per-pledge one: the key's and the description's
+    text around the pledge id, and per entry (order, account kind, whose account, sign)."""
 
-    def array(name: str, type_: Any) -> Any:
-        return bindparam(name, type_=postgresql.ARRAY(type_))
+    class StandIn:
+        id, campaign_id, investor_id, fund_id, amount, currency = 900_000_001, 900_000_002, 900_000_003, None, 7, "EUR"
 
-    now = bindparam("now", type_=_p.refunded_at.type)
-    given = (func.unnest(array("ids", Integer), array("refs", String), array("reasons", String),
-                         array("details", String), array("keys", String), array("descriptions", String))
-             .table_valued(column("id", Integer), column("ref", String), column("reason", String),
-                           column("details", String), column("key", String), column("description", String))
-             .render_derived(name="given"))
-    mine = select(given).cte("mine")
-    moved = (update(pledge_table).where(_p.id == mine.c.id, _p.status == _PAID)
-             .values(status=_REFUNDED, refunded_at=now, refund_reference=mine.c.ref,
-                     refund_reason=func.coalesce(_p.refund_reason, mine.c.reason))
-             .returning(_p.id, _p.campaign_id).cte("moved"))
-    claimed = (postgresql.insert(_ledger_tx).from_select(
-        ["idempotency_key", "description", "created_at", "campaign_id", "pledge_id"],
-        select(mine.c.key, mine.c.description, now, moved.c.campaign_id, moved.c.id)
-        .join_from(moved, mine, mine.c.id == moved.c.id).order_by(moved.c.id))
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(_ledger_tx.c.id, _ledger_tx.c.pledge_id).cte("claimed"))
-    lines = (func.unnest(array("entry_pledges", Integer), array("entry_accounts", Integer),
-                         array("entry_amounts", BigInteger), array("entry_currencies", String))
-             .table_valued(column("pledge_id", Integer), column("account_id", Integer),
-                           column("amount", BigInteger), column("currency", String), with_ordinality="ord")
-             .render_derived(name="lines"))
-    entered = insert(_ledger_entries).from_select(
-        ["transaction_id", "account_id", "amount", "currency"],
-        select(claimed.c.id, lines.c.account_id, lines.c.amount, lines.c.currency)
-        .join_from(claimed, lines, lines.c.pledge_id == claimed.c.pledge_id).order_by(lines.c.ord)).cte("entered")
-    logged = deferred_insert_select(
-        select(now, literal(None, Integer), literal("pledge.refunded", String), literal("pledge", String),
-               cast(moved.c.id, String), literal(None, String), cast(mine.c.details, JSON))
-        .join_from(moved, mine, mine.c.id == moved.c.id).order_by(moved.c.id)).cte("logged")
-    return select(moved.c.id).add_cte(claimed, entered, logged).order_by(moved.c.id)
+    flow = ledger.pledge_refunded(StandIn)
+    roles = {StandIn.campaign_id: "campaign", StandIn.investor_id: "investor", 0: "platform"}
+    entries = tuple((n, ref.kind.value, roles[ref.owner_id], amount // StandIn.amount)
+                    for n, (ref, amount) in enumerate(flow.entries, 1))
+    assert (flow.campaign_id, flow.pledge_id) == (StandIn.campaign_id, StandIn.id)
+    key, description = flow.idempotency_key.split(str(StandIn.id)), flow.description.split(str(StandIn.id))
+    return (key[0], key[1]), (description[0], description[1]), entries
 
 
-_REFUND_MANY_PG = _refund_many_pg()
+_KEY, _DESCRIPTION, _ENTRY_SHAPE = _refund_shape()
+_SHAPE_VALUES = ", ".join(f"({n}, '{kind}', '{role}', {sign})" for n, kind, role, sign in _ENTRY_SHAPE)
+
+#: PostgreSQL: the whole batch in one statement from three arrays (ids, references, reasons):
+#: the REFUND move of those still paid; their ``pledge_refunded`` transactions (claimed by
+#: key), whose entries take the accounts the pledge's payment was posted to; and the deferred
+#: audit entries of the pledges moved. Answers each pledge moved with the entries written.
+_REFUND_MANY_PG = text("""
+WITH given AS (
+    SELECT * FROM unnest(CAST(:ids AS integer[]), CAST(:refs AS text[]), CAST(:reasons AS text[]))
+        AS given(id, ref, reason)
+), moved AS (
+    UPDATE pledges AS p SET status = :refunded, refunded_at = :now, refund_reference = given.ref,
+           refund_reason = coalesce(p.refund_reason, given.reason)
+    FROM given WHERE p.id = given.id AND p.status = :paid
+    RETURNING p.id, p.campaign_id, p.investor_id, p.fund_id, p.amount, p.currency, given.ref, given.reason
+), claimed AS (
+    INSERT INTO ledger_transactions (idempotency_key, description, created_at, campaign_id, pledge_id)
+    SELECT :key_head || moved.id || :key_tail, :description_head || moved.id || :description_tail, :now,
+           moved.campaign_id, moved.id
+    FROM moved ORDER BY moved.id
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id, pledge_id
+), wanted AS (
+    SELECT claimed.id AS transaction_id, shape.ord, shape.kind, moved.currency, shape.sign * moved.amount AS amount,
+           CASE shape.role WHEN 'campaign' THEN 'campaign' WHEN 'platform' THEN 'platform'
+                WHEN 'investor' THEN CASE WHEN moved.fund_id IS NULL THEN 'user' ELSE 'fund' END END AS owner_type,
+           CASE shape.role WHEN 'campaign' THEN moved.campaign_id WHEN 'platform' THEN 0
+                WHEN 'investor' THEN coalesce(moved.fund_id, moved.investor_id) END AS owner_id
+    FROM claimed JOIN moved ON moved.id = claimed.pledge_id
+    CROSS JOIN (VALUES <shape>) AS shape(ord, kind, role, sign)
+), entered AS (
+    INSERT INTO ledger_entries (transaction_id, account_id, amount, currency)
+    SELECT wanted.transaction_id, account.id, wanted.amount, wanted.currency
+    FROM wanted JOIN ledger_accounts AS account ON account.kind = wanted.kind
+        AND account.owner_type = wanted.owner_type AND account.owner_id = wanted.owner_id
+        AND account.currency = wanted.currency
+    ORDER BY wanted.transaction_id, wanted.ord
+    RETURNING transaction_id
+), logged AS (
+    INSERT INTO audit_log (created_at, action, subject_type, subject_id, details, prev_hash)
+    SELECT :now, 'pledge.refunded', 'pledge', CAST(moved.id AS text),
+           json_build_object('reason', moved.reason, 'reference', moved.ref), :deferred
+    FROM moved ORDER BY moved.id
+)
+SELECT moved.id, (SELECT count(*) FROM claimed) AS transactions, (SELECT count(*) FROM entered) AS entries
+FROM moved ORDER BY moved.id
+""".replace("<shape>", _SHAPE_VALUES)).bindparams(bindparam("now", type_=_p.refunded_at.type))
 
 
 def _refund_many_one_statement(refunds: Sequence[tuple[Any, str, str]], *, now: datetime) -> list[int]:
-    batch, account_ids = _prepared(refunds)
-    if not batch:
+    if not refunds:
         return []
-    params: dict[str, Any] = {"now": now, "ids": [], "refs": [], "reasons": [], "details": [], "keys": [],
-                              "descriptions": [], "entry_pledges": [], "entry_accounts": [], "entry_amounts": [],
-                              "entry_currencies": []}
-    for r in batch:
-        params["ids"].append(r.pledge.id)
-        params["refs"].append(r.reference)
-        params["reasons"].append(r.reason)
-        params["details"].append(json.dumps(r.details))
-        params["keys"].append(r.flow.idempotency_key)
-        params["descriptions"].append(r.flow.description[:200])
-        for ref, amount in r.flow.entries:
-            params["entry_pledges"].append(r.pledge.id)
-            params["entry_accounts"].append(account_ids[ref])
-            params["entry_amounts"].append(amount)
-            params["entry_currencies"].append(ref.currency)
-    return list(db.session.scalars(_REFUND_MANY_PG, params))
+    rows = db.session.execute(_REFUND_MANY_PG, {
+        "ids": [pledge.id for pledge, _, _ in refunds], "refs": [reference for _, _, reference in refunds],
+        "reasons": [reason for _, reason, _ in refunds], "now": now, "refunded": _REFUNDED, "paid": _PAID,
+        "key_head": _KEY[0], "key_tail": _KEY[1], "description_head": _DESCRIPTION[0],
+        "description_tail": _DESCRIPTION[1], "deferred": DEFERRED}).all()
+    if rows and rows[0].entries != len(_ENTRY_SHAPE) * rows[0].transactions:
+        # An account the payment was posted to is missing: never post a partial transaction.
+        raise ledger.LedgerError(f"refund_many: {rows[0].entries} entries for {rows[0].transactions} transactions")
+    return [row.id for row in rows]
 
 
 _STORES: dict[str, PledgeStore] = {"postgresql": OneStatementStore()}
