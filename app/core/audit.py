@@ -157,15 +157,6 @@ def audit_deferred_many(action: str, subjects: Iterable[tuple[str, Any, dict[str
         db.session.execute(_INSERT_DEFERRED, rows)
 
 
-def deferred_insert_select(rows: Any) -> Any:
-    """Deferred entries' ``INSERT … SELECT``: ``rows`` (a SELECT) yields ``created_at, actor_id,
-    action, subject_type, subject_id, ip_address, details`` per entry, in that order, so one
-    PostgreSQL statement can write a batch of rows and their audit entries together."""
-    columns = ["created_at", "actor_id", "action", "subject_type", "subject_id", "ip_address", "details"]
-    return insert(AuditEntry.__table__).from_select(
-        [*columns, "prev_hash"], rows.add_columns(literal(DEFERRED, String)))
-
-
 def deferred_params(action: str, *, actor: Any = None, ip_address: str | None = None,
                     details: dict[str, Any] | None = None, at: datetime | None = None) -> dict[str, Any]:
     """The parameters of ``deferred_insert_from``."""

@@ -362,7 +362,7 @@ WITH given AS (
 ), moved AS (
     UPDATE pledges AS p SET status = :refunded, refunded_at = :now, refund_reference = given.ref,
            refund_reason = coalesce(p.refund_reason, given.reason)
-    FROM given WHERE p.id = given.id AND p.status = :paid
+    FROM given WHERE p.id = given.id AND p.id = ANY(CAST(:ids AS integer[])) AND p.status = :paid
     RETURNING p.id, p.campaign_id, p.investor_id, p.fund_id, p.amount, p.currency, given.ref, given.reason
 ), claimed AS (
     INSERT INTO ledger_transactions (idempotency_key, description, created_at, campaign_id, pledge_id)
