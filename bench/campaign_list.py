@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import socket
@@ -46,6 +45,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.scratch import scratch_database  # noqa: E402
+
 LUA = Path(__file__).resolve().with_name("latency.lua")
 DATABASE = "greenround_bench_list_{size}"
 CATEGORY = "energy_efficiency"  # the filter's category: the commonest, so the large page is full
@@ -82,10 +84,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def psycopg_url(url: str) -> str:
-    return re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql+psycopg://", url)
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -100,23 +98,6 @@ def require_wrk() -> str:
 
 
 # --- the database ------------------------------------------------------------------------------
-
-
-def create_database(admin_url: str, size: int) -> tuple[str, callable]:
-    from sqlalchemy import create_engine, text
-
-    name = DATABASE.format(size=size)
-    admin = create_engine(psycopg_url(admin_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return psycopg_url(admin_url).rsplit("/", 1)[0] + "/" + name, drop
 
 
 def _pick(rng: random.Random, weighted: tuple) -> str:
@@ -332,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     samples: dict[int, dict[str, list[dict]]] = {size: {name: [] for name in paths} for size in sizes}
     try:
         for size in sizes:
-            url, drop = create_database(args.admin_url, size)
+            url, drop = scratch_database(args.admin_url, DATABASE.format(size=size))
             drops.append(drop)
             started = time.perf_counter()
             migrate(url)

@@ -22,7 +22,6 @@ Targets (issue 9): ratio ≥ 0.5 and peak < 150 MB.
 import argparse
 import hashlib
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -32,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.scratch import scratch_database  # noqa: E402
 
 TARGET_RATIO = 0.5
 TARGET_PEAK_MB = 150
@@ -50,30 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def psycopg_url(url: str) -> str:
-    return re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql+psycopg://", url)
-
-
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def recreate_database(admin_url: str, name: str) -> tuple[str, object]:
-    from sqlalchemy import create_engine, text
-
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-        raise SystemExit("--database must be a plain lower-case identifier")
-    admin = create_engine(psycopg_url(admin_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return psycopg_url(admin_url).rsplit("/", 1)[0] + "/" + name, drop
 
 
 def seed(app, rows: int) -> None:
@@ -175,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
         seed(create_app({"SQLALCHEMY_DATABASE_URI": args.seed_only}), args.rows)
         return 0
-    url, drop = recreate_database(args.admin_url, args.database)
+    url, drop = scratch_database(args.admin_url, args.database)
     try:
         # Migrating and seeding run in a child, so the peak memory measured here is the app's and the export's.
         subprocess.run([sys.executable, __file__, "--rows", str(args.rows), "--seed-only", url], check=True)

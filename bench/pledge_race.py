@@ -30,7 +30,6 @@ import argparse
 import http.client
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -46,6 +45,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.scratch import scratch_database  # noqa: E402
+
 BENCH = Path(__file__).resolve().parent
 
 
@@ -68,10 +70,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def psycopg_url(url: str) -> str:
-    return re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql+psycopg://", url)
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -79,22 +77,6 @@ def free_port() -> int:
 
 
 # --- the database ------------------------------------------------------------------------------
-
-
-def create_database(admin_url: str) -> tuple[str, callable]:
-    from sqlalchemy import create_engine, text
-
-    name = f"pledge_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(psycopg_url(admin_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return psycopg_url(admin_url).rsplit("/", 1)[0] + "/" + name, drop
 
 
 def seed(url: str, *, investors: int, pledges: int, amount: int, secret_key: str, rounds: int = 1,
@@ -382,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     wrk = require_wrk() if "wrk" in clients else None
     secret_key = uuid.uuid4().hex
     port = args.port or free_port()
-    url, drop = create_database(args.admin_url)
+    url, drop = scratch_database(args.admin_url, f"pledge_bench_{uuid.uuid4().hex[:8]}")
     server = None
     runs: dict[str, dict] = {}
     try:

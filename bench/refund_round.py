@@ -23,7 +23,6 @@ e-mail, that the escrow is 0 and the ledger balanced, and prints PASS or FAIL.
 
 import argparse
 import os
-import re
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -31,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.scratch import scratch_database  # noqa: E402
 
 TARGET_RATIO = 5.0
 JOB = "refund failed and cancelled rounds"
@@ -47,28 +48,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pledges", type=int, default=100_000, help="paid pledges of the round (default: %(default)s)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
     return parser.parse_args(argv)
-
-
-def psycopg_url(url: str) -> str:
-    return re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql+psycopg://", url)
-
-
-def recreate_database(admin_url: str, name: str):
-    from sqlalchemy import create_engine, text
-
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-        raise SystemExit("--database must be a plain lower-case identifier")
-    admin = create_engine(psycopg_url(admin_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return psycopg_url(admin_url).rsplit("/", 1)[0] + "/" + name, drop
 
 
 def seed(pledges: int) -> int:
@@ -220,7 +199,7 @@ def check(campaign_id: int, pledges: int, sandbox) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    url, drop = recreate_database(args.admin_url, args.database)
+    url, drop = scratch_database(args.admin_url, args.database)
     try:
         from app import create_app
         from app.extensions import db

@@ -11,7 +11,7 @@ import io
 import segno
 
 from app.banking import references
-from app.banking.iban import normalize_bic, normalize_iban
+from app.banking.iban import validate_account
 from app.core.errors import ValidationFailed
 from app.core.i18n import _
 
@@ -37,12 +37,9 @@ def epc_payload(
         errors["currency"] = [_("An EPC QR code is for euro transfers only.")]
     if not isinstance(amount, int) or isinstance(amount, bool) or not MIN_AMOUNT <= amount <= MAX_AMOUNT:
         errors["amount"] = [_("The amount must be between 0.01 and 999999999.99.")]
+    account = None
     try:
-        checked_iban = normalize_iban(iban)
-    except ValidationFailed as exc:
-        errors.update(exc.errors)
-    try:
-        checked_bic = normalize_bic(bic)
+        account = validate_account(iban, bic)
     except ValidationFailed as exc:
         errors.update(exc.errors)
     try:
@@ -56,9 +53,9 @@ def epc_payload(
         "002",
         "1",  # UTF-8
         "SCT",
-        checked_bic or "",
+        account.bic or "",
         name,
-        checked_iban,
+        account.iban,
         f"EUR{amount // 100}.{amount % 100:02d}",
         "",  # purpose
         checked_ref,
