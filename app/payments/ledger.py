@@ -14,8 +14,13 @@ Chart of accounts (one account per kind, owner and currency, created on first us
 kind               owner                       normal   holds
 =================  ==========================  =======  ===============================================
 gateway_clearing   the platform                debit    cash at the payment provider (an asset)
-investor_funds     an investor (user) or fund  credit   money received from that investor and not yet
-                                                        committed to a campaign or returned
+bank_clearing      the platform                debit    cash in the platform's client-money (nominal)
+                                                        bank account: bank transfers in, withdrawals out
+investor_funds     an investor (user) or fund  credit   the investor's wallet, available: repayments and
+                                                        refunds to the wallet, less wallet pledges and
+                                                        withdrawals requested (card money passes through)
+withdrawals_pending an investor (user) or fund credit   the wallet's reserved part: withdrawals requested
+                                                        and not yet seen paid (or returned) on a statement
 campaign_escrow    a campaign                  credit   paid pledges held for the round
 owner_payable      a project owner (user)      credit   a settled round's proceeds not yet paid out
 platform_fees      the platform                credit   the platform's fee income
@@ -24,9 +29,14 @@ platform_fees      the platform                credit   the platform's fee incom
 The flows (each one ``post`` call, each key unique)
 ----------------------------------------------------
 * pledge paid (``pledge-<id>-paid``):      Dr gateway_clearing, Cr investor_funds (the card money
-  arrives);  Dr investor_funds, Cr campaign_escrow (it is committed to the round).
+  arrives);  Dr investor_funds, Cr campaign_escrow (it is committed to the round). By bank
+  transfer the money arrives in bank_clearing instead; from the wallet only the second pair.
 * pledge refunded (``pledge-<id>-refunded``): the reverse: Dr campaign_escrow, Cr investor_funds;
-  Dr investor_funds, Cr gateway_clearing.
+  Dr investor_funds, Cr gateway_clearing. A wallet or bank-transfer pledge's money stays in
+  the wallet: only the first pair.
+* withdrawal requested (``withdrawal-<id>-requested``): Dr investor_funds, Cr withdrawals_pending;
+  paid (``-paid``, seen on a statement): Dr withdrawals_pending, Cr bank_clearing; returned
+  (``-returned``): Dr withdrawals_pending, Cr investor_funds.
 * round settled (``campaign-<id>-settlement``): Dr campaign_escrow gross; Cr platform_fees fee;
   Cr owner_payable gross − fee.
 * payout sent (``campaign-<id>-payout``): Dr owner_payable, Cr gateway_clearing.
@@ -68,6 +78,7 @@ from app.core.adopted import adopt
 from app.core.money import SUPPORTED_CURRENCIES
 from app.core.types import UTCDateTime, one_of
 from app.extensions import db
+from app.payments import methods
 
 
 class LedgerError(Exception):
@@ -76,7 +87,9 @@ class LedgerError(Exception):
 
 class AccountKind(StrEnum):
     GATEWAY_CLEARING = "gateway_clearing"
+    BANK_CLEARING = "bank_clearing"
     INVESTOR_FUNDS = "investor_funds"
+    WITHDRAWALS_PENDING = "withdrawals_pending"
     CAMPAIGN_ESCROW = "campaign_escrow"
     OWNER_PAYABLE = "owner_payable"
     PLATFORM_FEES = "platform_fees"
@@ -92,7 +105,9 @@ class OwnerType(StrEnum):
 #: +1 for debit-normal accounts (assets), -1 for credit-normal ones.
 NORMAL_SIGN = {
     AccountKind.GATEWAY_CLEARING: 1,
+    AccountKind.BANK_CLEARING: 1,
     AccountKind.INVESTOR_FUNDS: -1,
+    AccountKind.WITHDRAWALS_PENDING: -1,
     AccountKind.CAMPAIGN_ESCROW: -1,
     AccountKind.OWNER_PAYABLE: -1,
     AccountKind.PLATFORM_FEES: -1,
@@ -193,6 +208,16 @@ def investor_funds(currency: str, *, user_id: int | None = None, fund_id: int | 
     if user_id is None:
         raise LedgerError("investor_funds needs a user or a fund")
     return AccountRef(AccountKind.INVESTOR_FUNDS, OwnerType.USER, user_id, currency)
+
+
+def bank_clearing(currency: str) -> AccountRef:
+    return AccountRef(AccountKind.BANK_CLEARING, OwnerType.PLATFORM, 0, currency)
+
+
+def withdrawals_pending(currency: str, *, user_id: int | None = None, fund_id: int | None = None) -> AccountRef:
+    """The wallet's reserved part (a fund's when ``fund_id`` is given), as ``investor_funds``."""
+    funds = investor_funds(currency, user_id=user_id, fund_id=fund_id)
+    return AccountRef(AccountKind.WITHDRAWALS_PENDING, funds.owner_type, funds.owner_id, currency)
 
 
 def owner_payable(owner_id: int, currency: str) -> AccountRef:
@@ -461,23 +486,56 @@ def post_flow(flow: Flow, *, now: datetime) -> LedgerTransaction:
 
 
 def pledge_paid(pledge) -> Flow:
-    """The card money arrives and is committed to the campaign's escrow."""
+    """The money arrives (card or bank) and is committed to the campaign's escrow; from the
+    wallet it is only committed."""
     funds = investor_funds(pledge.currency, user_id=pledge.investor_id, fund_id=pledge.fund_id)
+    escrow = campaign_escrow(pledge.campaign_id, pledge.currency)
     a = pledge.amount
-    return Flow(f"Pledge {pledge.id} paid",
-                ((gateway_clearing(pledge.currency), a), (funds, -a), (funds, a),
-                 (campaign_escrow(pledge.campaign_id, pledge.currency), -a)),
-                f"pledge-{pledge.id}-paid", pledge.campaign_id, pledge.id)
+    if pledge.payment_method == methods.WALLET:
+        entries: tuple[tuple[AccountRef, int], ...] = ((funds, a), (escrow, -a))
+    else:
+        source = (bank_clearing if pledge.payment_method == methods.BANK_TRANSFER else gateway_clearing)
+        entries = ((source(pledge.currency), a), (funds, -a), (funds, a), (escrow, -a))
+    return Flow(f"Pledge {pledge.id} paid", entries, f"pledge-{pledge.id}-paid", pledge.campaign_id, pledge.id)
 
 
 def pledge_refunded(pledge) -> Flow:
-    """The pledge leaves escrow and goes back to the investor's card."""
+    """The pledge leaves escrow: back to the card, or into the wallet (wallet and bank transfer)."""
     funds = investor_funds(pledge.currency, user_id=pledge.investor_id, fund_id=pledge.fund_id)
+    escrow = campaign_escrow(pledge.campaign_id, pledge.currency)
     a = pledge.amount
-    return Flow(f"Pledge {pledge.id} refunded",
-                ((campaign_escrow(pledge.campaign_id, pledge.currency), a), (funds, -a), (funds, a),
-                 (gateway_clearing(pledge.currency), -a)),
-                f"pledge-{pledge.id}-refunded", pledge.campaign_id, pledge.id)
+    entries: tuple[tuple[AccountRef, int], ...] = ((escrow, a), (funds, -a))
+    if not methods.refunds_to_wallet(pledge.payment_method):
+        entries += ((funds, a), (gateway_clearing(pledge.currency), -a))
+    return Flow(f"Pledge {pledge.id} refunded", entries, f"pledge-{pledge.id}-refunded", pledge.campaign_id,
+                pledge.id)
+
+
+def withdrawal_requested(withdrawal_id: int, amount: int, currency: str, *, user_id: int | None,
+                         fund_id: int | None) -> Flow:
+    """The amount leaves the wallet's available balance for its reserved part."""
+    return Flow(f"Withdrawal {withdrawal_id} requested",
+                ((investor_funds(currency, user_id=user_id, fund_id=fund_id), amount),
+                 (withdrawals_pending(currency, user_id=user_id, fund_id=fund_id), -amount)),
+                f"withdrawal-{withdrawal_id}-requested")
+
+
+def withdrawal_paid(withdrawal_id: int, amount: int, currency: str, *, user_id: int | None,
+                    fund_id: int | None) -> Flow:
+    """The bank statement shows the transfer out: the money leaves the platform's bank account."""
+    return Flow(f"Withdrawal {withdrawal_id} paid",
+                ((withdrawals_pending(currency, user_id=user_id, fund_id=fund_id), amount),
+                 (bank_clearing(currency), -amount)),
+                f"withdrawal-{withdrawal_id}-paid")
+
+
+def withdrawal_returned(withdrawal_id: int, amount: int, currency: str, *, user_id: int | None,
+                        fund_id: int | None) -> Flow:
+    """The receiving bank sent the transfer back: the amount is available in the wallet again."""
+    return Flow(f"Withdrawal {withdrawal_id} returned",
+                ((withdrawals_pending(currency, user_id=user_id, fund_id=fund_id), amount),
+                 (investor_funds(currency, user_id=user_id, fund_id=fund_id), -amount)),
+                f"withdrawal-{withdrawal_id}-returned")
 
 
 def post_pledge_paid(pledge, *, now: datetime) -> LedgerTransaction:

@@ -69,6 +69,10 @@ class Pledge(db.Model):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     failure_code: Mapped[str | None] = mapped_column(String(60))
     failure_message: Mapped[str | None] = mapped_column(Text)
+    #: A bank-transfer pledge's ISO 11649 creditor reference (``RF…``), which its transfer must carry.
+    payment_reference: Mapped[str | None] = mapped_column(String(35), unique=True)
+    #: A bank-transfer pledge expires unpaid at this time, and its room is freed.
+    pay_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     #: Loaded on access only: the pledge path never needs it, the pages do.
     campaign = relationship("Campaign", lazy="select")

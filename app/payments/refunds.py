@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from app.core.i18n import _
+from app.payments import methods
 from app.payments.errors import RefundFailed
 from app.payments.gateways import gateway
 from app.payments.gateways.base import ChargeResult, GatewayError
@@ -43,6 +44,9 @@ def refund_pledge(pledge: Pledge, *, now: datetime, reason: str) -> Pledge:
     if pledge.status not in (PledgeStatus.PAID, PledgeStatus.REVOKED):
         raise IllegalTransition(_("A pledge that is %(status)s cannot be refunded.",
                                   status=pledge.status.replace("_", " ")), {"status": [pledge.status]})
+    if methods.refunds_to_wallet(pledge.payment_method):
+        store().refund(pledge, now=now, reason=reason)  # back into the wallet: no gateway call
+        return pledge
     result = gateway().refund(charge_reference=pledge.gateway_reference or "", amount=pledge.amount,
                               idempotency_key=refund_key(pledge.id),
                               metadata={"pledge_id": str(pledge.id), "reason": reason})

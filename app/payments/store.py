@@ -338,6 +338,7 @@ def _refund_shape() -> tuple[tuple[str, str], tuple[str, str], tuple[tuple[int, 
 
     class StandIn:
         id, campaign_id, investor_id, fund_id, amount, currency = 900_000_001, 900_000_002, 900_000_003, None, 7, "EUR"
+        payment_method = "pm_card_visa"  # a card's refund: the batch refunds cards only
 
     flow = ledger.pledge_refunded(StandIn)
     roles = {StandIn.campaign_id: "campaign", StandIn.investor_id: "investor", 0: "platform"}

@@ -22,8 +22,9 @@ from app.core.money import format_money
 from app.extensions import db
 from app.jobs.sweep import BatchOutcome
 from app.notifications.services import enqueue_many
+from app.payments import methods
 from app.payments.models import Pledge, PledgeStatus
-from app.payments.refunds import refund_round_batch
+from app.payments.refunds import refund_pledge, refund_round_batch
 
 #: Pledges per batch: per batch one claim, one account lookup, one recording statement on
 #: PostgreSQL (a few on SQLite), one outbox insert and one commit.
@@ -32,18 +33,41 @@ BATCH_SIZE = 500
 _OVER = (CampaignStatus.FAILED.value, CampaignStatus.CANCELLED.value)
 
 
+_CARD = (Pledge.payment_method != methods.WALLET) & (Pledge.payment_method != methods.BANK_TRANSFER)
+
+
 def due(now: datetime):
-    """Paid pledges of rounds that failed or were cancelled."""
-    return (Pledge.status == PledgeStatus.PAID) & Pledge.campaign_id.in_(
+    """Paid card pledges of rounds that failed or were cancelled (refunded to the card, by the batch)."""
+    return (Pledge.status == PledgeStatus.PAID) & _CARD & Pledge.campaign_id.in_(
         select(Campaign.id).where(Campaign.status.in_(_OVER)))
 
 
+def due_to_wallet(now: datetime):
+    """Paid wallet and bank-transfer pledges of rounds that failed or were cancelled: their money
+    goes back to the wallet, with no gateway call, one pledge at a time."""
+    return (Pledge.status == PledgeStatus.PAID) & ~_CARD & Pledge.campaign_id.in_(
+        select(Campaign.id).where(Campaign.status.in_(_OVER)))
+
+
+def refund_to_wallet(pledge: Pledge, now: datetime) -> None:
+    """One wallet or bank-transfer pledge of a round that is over, back into the wallet, and its e-mail."""
+    campaign = db.session.get(Campaign, pledge.campaign_id)
+    reason = "round_cancelled" if campaign.status == CampaignStatus.CANCELLED else "round_failed"
+    refund_pledge(pledge, now=now, reason=reason)
+    investor = db.session.get(User, pledge.investor_id)
+    enqueue_many([{"user_id": investor.id, "to_address": investor.email, "kind": "refund",
+                   "dedupe_key": f"refund-{pledge.id}", "subject": f"Refund: {campaign.title}",
+                   "body": f"The round of {campaign.title} did not go ahead ({reason.replace('_', ' ')}). "
+                           f"Your pledge of {_money(pledge.amount, pledge.currency)} is back in your wallet."}],
+                 now=now)
+
+
 _CLAIM = (select(Pledge.id, Pledge.campaign_id, Pledge.investor_id, Pledge.fund_id, Pledge.amount, Pledge.currency,
-                 Pledge.gateway_reference, Campaign.status.label("campaign_status"),
+                 Pledge.payment_method, Pledge.gateway_reference, Campaign.status.label("campaign_status"),
                  Campaign.title.label("campaign_title"), User.email)
           .join(Campaign, Campaign.id == Pledge.campaign_id)
           .outerjoin(User, User.id == Pledge.investor_id)
-          .where(Pledge.status == PledgeStatus.PAID.value,
+          .where(Pledge.status == PledgeStatus.PAID.value, _CARD,
                  (Campaign.status == _OVER[0]) | (Campaign.status == _OVER[1]),
                  Pledge.id > bindparam("after"))
           .order_by(Pledge.id).limit(bindparam("size"))
