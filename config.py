@@ -54,6 +54,17 @@ class Config:
     PLATFORM_FEE_BPS = int(os.environ.get("PLATFORM_FEE_BPS", "300"))
     #: A pledge left pending_payment (declined card, abandoned 3-D Secure) expires after this.
     PLEDGE_PAYMENT_TIMEOUT = timedelta(minutes=int(os.environ.get("PLEDGE_PAYMENT_TIMEOUT_MINUTES", "30")))
+    #: A bank-transfer pledge keeps its room this many days; unpaid by then, it expires.
+    BANK_TRANSFER_DAYS = int(os.environ.get("BANK_TRANSFER_DAYS", "5"))
+    #: The platform's client-money account, where bank-transfer pledges are paid and
+    #: withdrawals leave from (EU: IBAN/BIC; RU: the 259-FZ nominal account).
+    PLATFORM_BANK_NAME = os.environ.get("PLATFORM_BANK_NAME", "GreenRound client money account")
+    PLATFORM_IBAN = os.environ.get("PLATFORM_IBAN", "EE382200221020145685")
+    PLATFORM_BIC = os.environ.get("PLATFORM_BIC", "HABAEE2X")
+    PLATFORM_RU_ACCOUNT = os.environ.get("PLATFORM_RU_ACCOUNT", "40702810900000000001")
+    PLATFORM_RU_BIK = os.environ.get("PLATFORM_RU_BIK", "044525225")
+    PLATFORM_RU_CORRESPONDENT_ACCOUNT = os.environ.get("PLATFORM_RU_CORRESPONDENT_ACCOUNT", "30101810400000000225")
+    PLATFORM_RU_INN = os.environ.get("PLATFORM_RU_INN", "7707083893")
     #: Calendar days a retail investor may revoke a pledge, per jurisdiction (ECSP Art. 22: 4;
     #: 259-FZ: none). Sophisticated/qualified investors and funds never have one.
     REFLECTION_DAYS = {"EU": 4, "RU": 0}

@@ -10,8 +10,9 @@ from app.payments.models import Pledge, PledgeStatus
 
 
 def _unpaid_too_long(now: datetime):
-    return (Pledge.status == PledgeStatus.PENDING_PAYMENT) & (
-        Pledge.created_at <= now - current_app.config["PLEDGE_PAYMENT_TIMEOUT"])
+    """Card pledges left unpaid past the payment timeout; bank-transfer pledges past their pay-by time."""
+    timed_out = Pledge.pay_by.is_(None) & (Pledge.created_at <= now - current_app.config["PLEDGE_PAYMENT_TIMEOUT"])
+    return (Pledge.status == PledgeStatus.PENDING_PAYMENT) & (timed_out | (Pledge.pay_by <= now))
 
 
 def _revoked(now: datetime):

@@ -453,6 +453,14 @@ def balance(acct: LedgerAccount | AccountRef) -> int:
     return int(raw) * NORMAL_SIGN[kind]
 
 
+def locked_balance(ref: AccountRef) -> int:
+    """The account's balance with its row locked until the transaction ends, so two spenders of
+    one wallet (a wallet pledge, a withdrawal) take turns and never spend the same money."""
+    account_id = account_ids([ref])[ref]
+    db.session.execute(select(_accounts.c.id).where(_accounts.c.id == account_id).with_for_update())
+    return balance(ref)
+
+
 def escrow_accounts(campaign_id: int) -> list[LedgerAccount]:
     return list(db.session.scalars(select(LedgerAccount).where(
         LedgerAccount.kind == AccountKind.CAMPAIGN_ESCROW.value,

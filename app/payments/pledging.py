@@ -36,7 +36,7 @@ from app.core.permissions import Permission, can
 from app.extensions import db
 from app.investors import limits
 from app.investors import services as investors
-from app.payments import queries, rules
+from app.payments import ledger, methods, queries, rules, transfers
 from app.payments.errors import GatewayUnavailable, PaymentDeclined
 from app.payments.gateways import gateway
 from app.payments.gateways.base import ChargeResult, GatewayError
@@ -100,6 +100,8 @@ def create_pledge(actor: Any, campaign_id: int, data: Any, *, now: datetime, ide
         if existing is None:
             raise
         return _replay(existing, digest, now=now, return_url=return_url)
+    if not methods.is_card(pledge.payment_method):
+        return PledgeOutcome(pledge)  # paid from the wallet, or waiting for the bank transfer
     return PledgeOutcome(_charge(pledge, now=now, return_url=return_url))
 
 
@@ -107,7 +109,8 @@ def _reserve_pledge(actor: Any, campaign: Any, data: Any, digest: str, key: str 
                     ip_address: str | None) -> Pledge:
     """Every check, then the pending pledge and its room, committed together (the first transaction)."""
     clean = rules.load_input(data)
-    if not gateway().supports_payment_method(clean["payment_method"]):
+    method = clean["payment_method"]
+    if methods.is_card(method) and not gateway().supports_payment_method(method):
         raise ValidationFailed(
             _("Unknown payment method."),
             {"payment_method": [_("Unknown payment method %(id)s.", id=clean["payment_method"])]})
@@ -128,6 +131,9 @@ def _reserve_pledge(actor: Any, campaign: Any, data: Any, digest: str, key: str 
                                    already_pledged_this_year=already, profile=j)
     decision.raise_if_refused()
     fund = context.fund if facts.kind is limits.InvestorKind.FUND else None
+    if method == methods.WALLET:
+        rules.check_wallet(ledger.locked_balance(ledger.investor_funds(
+            currency, user_id=actor.id, fund_id=fund.id if fund else None)), amount, currency)
 
     pledge = store().insert_reserving(
         dict(campaign_id=campaign.id, investor_id=actor.id, fund_id=fund.id if fund else None, amount=amount,
@@ -139,6 +145,10 @@ def _reserve_pledge(actor: Any, campaign: Any, data: Any, digest: str, key: str 
                      "kiis_version": campaign.current_kiis_version,
                      "risk_acknowledged": bool(clean["acknowledge_risk"])}},
         now=now)
+    if method == methods.WALLET:
+        store().pay(pledge, None, now=now)  # reserved and paid in one transaction: no gateway call
+    elif method == methods.BANK_TRANSFER:
+        transfers.instruct(pledge, actor, now=now)
     _commit_keeping(pledge)
     return pledge
 
@@ -147,7 +157,8 @@ def _replay(existing: Pledge, digest: str, *, now: datetime, return_url: Callabl
     if existing.request_hash != digest:
         raise ValidationFailed(_("This Idempotency-Key was used for a different request."),
                                      {"Idempotency-Key": [_("Already used with another body; use a new key.")]})
-    if existing.status == PledgeStatus.PENDING_PAYMENT and existing.gateway_reference is None:
+    if (existing.status == PledgeStatus.PENDING_PAYMENT and existing.gateway_reference is None
+            and methods.is_card(existing.payment_method)):
         # The first attempt never learnt the charge's outcome (timeout, crash): ask again
         # with the same gateway key, which cannot charge twice.
         return PledgeOutcome(_charge(existing, now=now, return_url=return_url), replayed=True)

@@ -82,6 +82,14 @@ def check_campaign(campaign: Any, clean: dict, now: datetime) -> None:
                             {"kiis_version": [_("Outdated.")]})
 
 
+def check_wallet(available: int, amount: int, currency: str) -> None:
+    """A wallet pledge needs that much available in the wallet (422 naming ``amount``)."""
+    if amount > available:
+        text = _("Your wallet holds %(available)s available; pledge at most that, or pay another way.",
+                 available=format_money(available, currency))
+        raise ValidationFailed(text, {"amount": [text]})
+
+
 def reflection_end(facts: limits.InvestorFacts, now: datetime, j: limits.JurisdictionProfile) -> datetime | None:
     """ECSP Art. 22: four calendar days for non-sophisticated investors; none for the others."""
     if limits.is_professional(facts, j):

@@ -3,6 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, validate
 
 from app.core.money import SUPPORTED_CURRENCIES
+from app.payments.transfers import instructions
 
 #: Far above any round (10 billion in major units) yet far below BIGINT: larger is a typo or an attack.
 MAX_PLEDGE_AMOUNT = 10_000_000_000_00
@@ -42,13 +43,31 @@ class PledgeInputSchema(Schema):
 
     amount = PledgeAmount(required=True, metadata={"description": "minor units of the campaign's currency"})
     payment_method = fields.String(required=True, validate=validate.Length(min=1, max=100),
-                                   metadata={"description": "a gateway payment-method id, e.g. pm_card_visa"})
+                                   metadata={"description": "a gateway payment-method id, e.g. pm_card_visa; "
+                                                            "\"wallet\" (paid at once from the wallet) or "
+                                                            "\"bank_transfer\" (paid when a statement shows it)"})
     currency = fields.String(validate=validate.OneOf(SUPPORTED_CURRENCIES),
                              metadata={"description": "optional; must be the campaign's currency"})
     acknowledge_risk = StrictBoolean(load_default=False,
                                      metadata={"description": "true once the investor accepted the risk warning"})
     kiis_version = fields.Integer(strict=True, allow_none=True,
                                   metadata={"description": "optional; the KIIS version the investor read"})
+
+
+class PaymentInstructionsSchema(Schema):
+    """Where a bank-transfer pledge is paid (EU: IBAN and BIC; RU: the nominal account's details)."""
+
+    beneficiary = fields.String()
+    iban = fields.String()
+    bic = fields.String()
+    account = fields.String(metadata={"description": "RU: the 20-digit account number"})
+    bik = fields.String()
+    correspondent_account = fields.String()
+    inn = fields.String()
+    reference = fields.String(metadata={"description": "ISO 11649 creditor reference; quote it exactly"})
+    amount = fields.Integer(metadata={"description": "minor units"})
+    currency = fields.String()
+    pay_by = fields.AwareDateTime(format="iso")
 
 
 class PledgeSchema(Schema):
@@ -71,9 +90,18 @@ class PledgeSchema(Schema):
     failure_message = fields.String(allow_none=True)
     next_action_url = fields.Method("_next_action", allow_none=True,
                                     metadata={"description": "where to confirm the payment (3-D Secure)"})
+    payment_instructions = fields.Method("_instructions", allow_none=True,
+                                         metadata={"description": "bank-transfer pledges: where to pay"})
 
     def _next_action(self, pledge) -> str | None:
         return pledge.next_action_url if pledge.status == "pending_payment" else None
+
+    def _instructions(self, pledge) -> dict | None:
+        found = instructions(pledge)
+        return None if found is None else _INSTRUCTIONS.dump(found)
+
+
+_INSTRUCTIONS = PaymentInstructionsSchema()
 
 
 class LedgerEntrySchema(Schema):

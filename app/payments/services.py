@@ -2,8 +2,9 @@
 
 The work is split by what it does: ``rules`` (the checks a pledge must pass), ``pledging``
 (reserve, charge, record, confirm, revoke, expire), ``refunds`` (money going back),
-``queries`` (reads) and ``store`` (every write of a pledge row, per database). Callers
-import the names from here, so the split can change without them.
+``transfers`` (bank-transfer pledges), ``queries`` (reads) and ``store`` (every write of a
+pledge row, per database). Callers import the names from here, so the split can change
+without them.
 """
 
 from app.payments.errors import GatewayUnavailable, PaymentDeclined, RefundFailed
@@ -32,6 +33,7 @@ from app.payments.queries import (
     pledges_query,
 )
 from app.payments.refunds import record_gateway_refund, refund_key, refund_pledge
+from app.payments.transfers import instructions, pledge_for_reference, qr_svg, settle_transfer
 
 __all__ = [
     "GatewayUnavailable",
@@ -49,10 +51,13 @@ __all__ = [
     "find_by_reference",
     "get_own_pledge",
     "get_pledge",
+    "instructions",
     "is_own",
     "is_revocable",
+    "pledge_for_reference",
     "pledged_this_year",
     "pledges_query",
+    "qr_svg",
     "reconcile_pledge",
     "record_charge_result",
     "record_gateway_refund",
@@ -60,4 +65,5 @@ __all__ = [
     "refund_pledge",
     "revoke_pledge",
     "settle_pledge",
+    "settle_transfer",
 ]

@@ -139,6 +139,18 @@ class PledgeStore:
         ).values(gateway_reference=reference, next_action_url=next_action_url))
         db.session.refresh(pledge)
 
+    def await_transfer(self, pledge: Pledge, *, reference: str, pay_by: datetime) -> None:
+        """A bank-transfer pledge's reference and the time it expires unpaid."""
+        db.session.execute(update(pledge_table).where(_p.id == pledge.id).values(payment_reference=reference,
+                                                                                 pay_by=pay_by))
+        set_committed_value(pledge, "payment_reference", reference)
+        set_committed_value(pledge, "pay_by", pay_by)
+
+    def restart_reflection(self, pledge: Pledge, *, ends_at: datetime) -> None:
+        """A bank-transfer pledge's reflection period runs from its payment, not from the pledge."""
+        db.session.execute(update(pledge_table).where(_p.id == pledge.id).values(reflection_ends_at=ends_at))
+        set_committed_value(pledge, "reflection_ends_at", ends_at)
+
     def revoke(self, pledge: Pledge, *, now: datetime, actor: Any, ip_address: str | None) -> bool:
         """paid → revoked within the reflection period; the pledge stops counting toward the round."""
         if not self.transition(pledge, Event.REVOKE, extra_where=_p.reflection_ends_at > now, revoked_at=now):
@@ -378,7 +390,7 @@ WITH given AS (
                 WHEN 'investor' THEN CASE WHEN moved.fund_id IS NULL THEN 'user' ELSE 'fund' END END AS owner_type,
            CASE shape.role WHEN 'campaign' THEN moved.campaign_id WHEN 'platform' THEN 0
                 WHEN 'investor' THEN coalesce(moved.fund_id, moved.investor_id) END AS owner_id
-    FROM claimed JOIN moved ON moved.id = claimed.pledge_id
+    FROM claimed JOIN pledges AS moved ON moved.id = claimed.pledge_id
     CROSS JOIN (VALUES <shape>) AS shape(ord, kind, role, sign)
 ), entered AS (
     INSERT INTO ledger_entries (transaction_id, account_id, amount, currency)

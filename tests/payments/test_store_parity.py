@@ -89,6 +89,19 @@ def settle(s, campaign, investor):
     assert not s.revoke(pledge, now=LATER, actor=investor, ip_address=None)
 
 
+def pay_from_wallet_then_refund(s, campaign, investor):
+    pledge = _new(s, campaign, investor, payment_method="wallet")
+    assert s.pay(pledge, None, now=NOW)
+    assert s.refund(pledge, now=LATER, reason="round_failed")
+
+
+def pay_by_transfer(s, campaign, investor):
+    pledge = _new(s, campaign, investor, payment_method="bank_transfer")
+    s.await_transfer(pledge, reference="RF18P1", pay_by=NOW + timedelta(days=5))
+    assert s.pay(pledge, None, now=LATER)
+    s.restart_reflection(pledge, ends_at=LATER + timedelta(days=4))
+
+
 def full_round(s, campaign, investor):
     """A refusal for room leaves nothing once its transaction (here a savepoint) rolls back."""
     _new(s, campaign, investor, amount=campaign.max_amount)
@@ -195,6 +208,24 @@ EXPECTED: dict[Callable, dict[str, Any]] = {
         "pledges": [("settled", 500_00, NOW, None, None, LATER, "pi_1", None, None, None, None, None)],
         "counters": (500_00, 0, 1),
         "ledger": [("pledge-P1-paid", "Pledge P1 paid", NOW, _paid_entries(500_00))],
+        "audit": [CREATED],
+    },
+    pay_from_wallet_then_refund: {
+        "pledges": [("refunded", 500_00, NOW, None, LATER, None, None, None, "round_failed", None, None, None)],
+        "counters": (0, 0, 0),  # refunded while the round is live: it leaves the round
+        "ledger": [("pledge-P1-paid", "Pledge P1 paid", NOW,
+                    [("investor_funds", 500_00), ("campaign_escrow", -500_00)]),
+                   ("pledge-P1-refunded", "Pledge P1 refunded", LATER,
+                    [("campaign_escrow", 500_00), ("investor_funds", -500_00)])],
+        "audit": [CREATED, ("pledge.refunded", "P1", False, None, LATER,
+                            {"reason": "round_failed", "reference": None})],
+    },
+    pay_by_transfer: {
+        "pledges": [("paid", 500_00, LATER, None, None, None, None, None, None, None, None, None)],
+        "counters": (500_00, 0, 1),
+        "ledger": [("pledge-P1-paid", "Pledge P1 paid", LATER,
+                    [("bank_clearing", 500_00), ("investor_funds", -500_00), ("investor_funds", 500_00),
+                     ("campaign_escrow", -500_00)])],
         "audit": [CREATED],
     },
     full_round: {

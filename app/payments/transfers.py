@@ -1,0 +1,117 @@
+"""Bank-transfer pledges: the payment instructions, and the statement line that pays them.
+
+A bank-transfer pledge is reserved like any other and waits in ``pending_payment`` with an
+ISO 11649 reference (``RF…``, made from its id, so a typo fails the checksum and never
+names another pledge) until ``pay_by``; an imported statement line with that reference
+and the pledge's exact amount and currency pays it (``settle_transfer``), and the
+reflection period starts then. Unpaid at ``pay_by`` it expires and frees its room.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.accounts.models import User
+from app.banking import epc_qr, references
+from app.campaigns.models import Campaign
+from app.core.audit import audit
+from app.core.i18n import _
+from app.core.money import format_money
+from app.extensions import db
+from app.notifications.services import enqueue
+from app.payments import methods
+from app.payments.models import Pledge, PledgeStatus
+from app.payments.store import store
+
+
+def reference_for(pledge_id: int) -> str:
+    return references.make_reference("P", pledge_id)
+
+
+def instruct(pledge: Pledge, investor: Any, *, now: datetime) -> None:
+    """Give a new bank-transfer pledge its reference and pay-by time, and e-mail the instructions. Flushes."""
+    pay_by = now + timedelta(days=current_app.config["BANK_TRANSFER_DAYS"])
+    store().await_transfer(pledge, reference=reference_for(pledge.id), pay_by=pay_by)
+    details = instructions(pledge)
+    lines = "\n".join(f"{label}: {details[key]}" for key, label in _LINES if key in details)
+    enqueue(investor, kind="payment_instructions", dedupe_key=f"pledge-{pledge.id}-instructions", now=now,
+            subject=f"Payment instructions: pledge {pledge.id}",
+            body=f"Please transfer {format_money(pledge.amount, pledge.currency)} by {pay_by:%Y-%m-%d %H:%M} UTC, "
+                 f"quoting the reference exactly, or the pledge expires.\n\n{lines}")
+
+
+_LINES = (("beneficiary", "Beneficiary"), ("iban", "IBAN"), ("bic", "BIC"), ("account", "Account"),
+          ("bik", "BIK"), ("correspondent_account", "Correspondent account"), ("inn", "INN"),
+          ("reference", "Reference"), ("amount_text", "Amount"), ("pay_by", "Pay by"))
+
+
+def instructions(pledge: Pledge) -> dict[str, Any] | None:
+    """What the investor's bank needs (API.md's ``payment_instructions``); None for other pledges."""
+    if pledge.payment_method != methods.BANK_TRANSFER or pledge.payment_reference is None:
+        return None
+    config = current_app.config
+    found: dict[str, Any] = {"beneficiary": config["PLATFORM_BANK_NAME"], "reference": pledge.payment_reference,
+                             "amount": pledge.amount, "currency": pledge.currency, "pay_by": pledge.pay_by,
+                             "amount_text": format_money(pledge.amount, pledge.currency)}
+    if config["PLATFORM_JURISDICTION"] == "RU":
+        found |= {"account": config["PLATFORM_RU_ACCOUNT"], "bik": config["PLATFORM_RU_BIK"],
+                  "correspondent_account": config["PLATFORM_RU_CORRESPONDENT_ACCOUNT"],
+                  "inn": config["PLATFORM_RU_INN"]}
+    else:
+        found |= {"iban": config["PLATFORM_IBAN"], "bic": config["PLATFORM_BIC"]}
+    return found
+
+
+def qr_svg(pledge: Pledge) -> str | None:
+    """The EPC QR code ("GiroCode") a banking app scans, for a euro bank-transfer pledge."""
+    details = instructions(pledge)
+    if details is None or pledge.currency != "EUR" or "iban" not in details:
+        return None
+    return epc_qr.epc_svg(epc_qr.epc_payload(beneficiary=details["beneficiary"], iban=details["iban"],
+                                             bic=details["bic"], amount=pledge.amount, currency="EUR",
+                                             reference=details["reference"]))
+
+
+def pledge_for_reference(reference: str) -> Pledge | None:
+    """The bank-transfer pledge a (valid, normalised) RF reference names, whatever its status."""
+    return db.session.scalar(select(Pledge).where(Pledge.payment_reference == reference))
+
+
+def settle_transfer(pledge: Pledge, *, amount: int, currency: str, now: datetime, actor: Any = None) -> bool:
+    """A statement line pays a pending bank-transfer pledge: True if it did. Flushes.
+
+    Only the exact amount in the pledge's currency, and only while it is pending: an
+    expired, failed or already paid pledge is never paid (again); the line stays unmatched.
+    """
+    if (pledge.payment_method != methods.BANK_TRANSFER or pledge.status != PledgeStatus.PENDING_PAYMENT
+            or amount != pledge.amount or currency != pledge.currency):
+        return False
+    reflection = (pledge.reflection_ends_at - pledge.created_at) if pledge.reflection_ends_at else None
+    if not store().pay(pledge, None, now=now):
+        return False
+    if reflection is not None:
+        store().restart_reflection(pledge, ends_at=now + reflection)
+    audit("pledge.paid_by_transfer", actor=actor, subject=pledge, at=now,
+          details={"reference": pledge.payment_reference, "amount": amount})
+    _tell_paid(pledge, db.session.get(Campaign, pledge.campaign_id), now)
+    return True
+
+
+def _tell_paid(pledge: Pledge, campaign: Campaign, now: datetime) -> None:
+    enqueue(db.session.get(User, pledge.investor_id), kind="pledge_paid_by_transfer",
+            dedupe_key=f"pledge-{pledge.id}-paid-by-transfer", now=now,
+            subject=f"Transfer received: {campaign.title}",
+            body=f"Your transfer of {format_money(pledge.amount, pledge.currency)} paid your pledge to "
+                 f"{campaign.title}." + (f" You may revoke it until {pledge.reflection_ends_at:%Y-%m-%d %H:%M} UTC."
+                                        if pledge.reflection_ends_at else ""))
+
+
+def refused_reason(pledge: Pledge | None) -> str:
+    """Why a statement line could not pay this pledge (for the operator's unmatched list)."""
+    if pledge is None:
+        return _("No pledge has this reference.")
+    if pledge.status != PledgeStatus.PENDING_PAYMENT:
+        return _("The pledge is %(status)s.", status=pledge.status.replace("_", " "))
+    return _("The amount or currency differs from the pledge's.")
