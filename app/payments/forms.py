@@ -17,7 +17,7 @@ def new_token() -> str:
 class PledgeForm(FlaskForm):
     amount = StringField(_l("Amount"), validators=[InputRequired(_l("Enter an amount."))],
                          render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    payment_method = SelectField(_l("Card"), validate_choice=False)
+    payment_method = SelectField(_l("Pay with"), validate_choice=False)
     #: Shown only when the limits engine asks for it; never pre-ticked.
     acknowledge_risk = BooleanField(_l("I have read the risk warning and understand that I may lose all the "
                                        "money I invest."), default=False)

@@ -17,7 +17,7 @@ from app.core.permissions import Permission, can, current_actor, requires
 from app.extensions import db
 from app.investors import limits
 from app.investors import services as investors
-from app.payments import services
+from app.payments import methods, services
 from app.payments.forms import ActionForm, PledgeForm, new_token
 from app.payments.gateways import gateway
 from app.payments.models import PledgeStatus
@@ -29,9 +29,15 @@ def _actor() -> Any:
     return current_user._get_current_object()
 
 
+def _payment_choices() -> list[tuple[str, str]]:
+    """The gateway's cards, then the wallet and a bank transfer."""
+    return [*gateway().payment_method_choices(), (methods.WALLET, _("Pay from my wallet")),
+            (methods.BANK_TRANSFER, _("Pay by bank transfer"))]
+
+
 def _pledge_form(campaign, formdata=None) -> PledgeForm:
     form = PledgeForm(formdata=formdata) if formdata is not None else PledgeForm()
-    form.set_choices(gateway().payment_method_choices())
+    form.set_choices(_payment_choices())
     form.idempotency_token.data = new_token()
     form.kiis_version.data = "" if campaign.current_kiis_version is None else str(campaign.current_kiis_version)
     if formdata is None:
@@ -112,7 +118,7 @@ def pledge(campaign_id: int):
         return render_template("payments/pledge.html", campaign=campaign, form=_pledge_form(campaign),
                                readiness=readiness, ask_ack=False, ack_message=None, warning=limits.RISK_WARNING)
     form = PledgeForm()
-    form.set_choices(gateway().payment_method_choices())
+    form.set_choices(_payment_choices())
     status, ask_ack, ack_message = 422, False, None
     if form.validate_on_submit():
         try:
@@ -133,7 +139,10 @@ def pledge(campaign_id: int):
             pledge = outcome.pledge
             if pledge.status == PledgeStatus.PENDING_PAYMENT and pledge.next_action_url:
                 return redirect(url_for("payments.authenticate", pledge_id=pledge.id))
-            if not outcome.replayed:
+            if pledge.payment_method == methods.BANK_TRANSFER and pledge.status == PledgeStatus.PENDING_PAYMENT:
+                flash(_("Your pledge of %(amount)s waits for your bank transfer: the details are below.",
+                        amount=format_money(pledge.amount, pledge.currency)), "success")
+            elif not outcome.replayed:
                 flash(_("Thank you: your pledge of %(amount)s is paid.",
                         amount=format_money(pledge.amount, pledge.currency)), "success")
             return redirect(url_for("payments.detail", pledge_id=pledge.id))
@@ -150,8 +159,12 @@ def pledge(campaign_id: int):
 def detail(pledge_id: int):
     """The confirmation page of one pledge."""
     pledge = services.get_pledge(pledge_id, _actor())
+    own = services.is_own(pledge, _actor())
     return render_template("payments/detail.html", pledge=pledge, at=now(), action_form=ActionForm(),
-                           revocable=services.is_revocable(pledge, now()) and services.is_own(pledge, _actor()))
+                           revocable=services.is_revocable(pledge, now()) and own,
+                           instructions=services.instructions(pledge) if own else None,
+                           qr_svg=services.qr_svg(pledge) if own and pledge.status == PledgeStatus.PENDING_PAYMENT
+                           else None)
 
 
 @bp.route("/pledges/<int:pledge_id>/authenticate", methods=["GET", "POST"])

@@ -58,7 +58,7 @@ def counters(page: Page) -> tuple[str, int]:
 
 def submit_pledge(form_scope: Locator | Page, *, amount: str, card: str) -> None:
     form_scope.get_by_label("Amount").fill(amount)
-    form_scope.get_by_label("Card").select_option(card)
+    form_scope.get_by_label("Pay with").select_option(card)
     form_scope.get_by_role("button", name="Pledge and pay").click()
 
 
@@ -121,7 +121,7 @@ def test_investor_pledges_then_revokes_a_second_pledge_in_the_reflection_period(
         expect(ack).not_to_be_checked()  # never pre-ticked
         expect(page.get_by_label("Amount")).to_have_value("3000")
         ack.check()
-        page.get_by_label("Card").select_option("pm_card_visa")
+        page.get_by_label("Pay with").select_option("pm_card_visa")
         page.get_by_role("button", name="Pledge and pay").click()
 
     first_id = pledge_id(page)
@@ -186,8 +186,8 @@ def test_declined_card_counts_nothing_and_3ds_card_ends_paid(page: Page) -> None
     submit_pledge(pledge_section(page), amount="120", card="pm_card_chargeDeclined")
 
     expect(page).to_have_url(re.compile(r"/campaigns/\d+/pledge$"))
-    expect(page.get_by_label("Card")).to_have_attribute("aria-invalid", "true")
-    expect(page.get_by_label("Card")).to_have_attribute("aria-describedby", "payment_method-error")
+    expect(page.get_by_label("Pay with")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Pay with")).to_have_attribute("aria-describedby", "payment_method-error")
     expect(page.locator("#payment_method-error")).to_have_text("Your card was declined.")
     expect(page.get_by_text("Thank you")).to_have_count(0)
     page.goto(campaign_url)

@@ -14,8 +14,9 @@ from app.payments.jobs import expire_unpaid
 from app.payments.models import Pledge
 from app.settlement.jobs import refund_rounds_to_wallets
 from tests.factories import NOW
-from tests.payments.conftest import fresh, make_fund_manager
+from tests.payments.conftest import fresh, make_fund_manager, make_ready_investor
 from tests.payments.test_api_pledges import assert_problem, pledge_count
+from tests.payments.test_views import pledge_form, submit
 
 WALLET = {"amount": 500_00, "payment_method": "wallet"}
 TRANSFER = {"amount": 500_00, "payment_method": "bank_transfer"}
@@ -178,8 +179,6 @@ def test_the_same_key_returns_the_same_bank_transfer_pledge(investor, campaign, 
 
 
 def test_another_investor_cannot_read_the_instructions(investor, campaign, pledge_api, client, api_token):
-    from tests.payments.conftest import make_ready_investor
-
     pledge_id = pledge_api(investor, campaign, TRANSFER).get_json()["id"]
     other = make_ready_investor()
     assert client.get(f"/api/v1/pledges/{pledge_id}", headers=api_token(other.email)).status_code == 404
@@ -190,3 +189,29 @@ def test_a_near_miss_of_a_payment_method_is_unknown(investor, campaign, pledge_a
     assert_problem(pledge_api(investor, campaign, {"amount": 500_00, "payment_method": method}), 422,
                    "payment_method")
     assert pledge_count() == 0
+
+
+# --- the pages ----------------------------------------------------------------------------------------
+
+
+def test_the_pledge_form_offers_the_wallet_and_a_bank_transfer(client, auth, investor, campaign):
+    auth.login(investor.email)
+    html = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert 'value="wallet"' in html and 'value="bank_transfer"' in html
+    response = submit(client, campaign, pledge_form(client, campaign), amount="500", payment_method="wallet")
+    assert response.status_code == 422 and "wallet holds" in response.get_data(as_text=True)
+    assert pledge_count() == 0
+
+
+def test_a_bank_transfer_from_the_form_shows_the_instructions_and_the_qr_code(client, auth, investor, campaign):
+    auth.login(investor.email)
+    response = submit(client, campaign, pledge_form(client, campaign), amount="500", payment_method="bank_transfer")
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    pledge = db.session.scalars(select(Pledge)).one()
+    assert pledge.payment_reference in page and "EE382200221020145685" in page
+    assert "<svg" in page and "waits for your bank transfer" in page
+    auth.logout()
+    auth.login(make_ready_investor().email)
+    assert client.get(response.headers["Location"]).status_code == 404
+
