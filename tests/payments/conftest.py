@@ -61,6 +61,56 @@ def assert_ledger_invariants() -> None:
         assert campaign.raised_amount + campaign.reserved_amount <= campaign.max_amount
 
 
+def assert_wallet_invariants() -> None:
+    """Every wallet holds what its owner's money story says, and never less than nothing.
+
+    available = repayments received + refunds of wallet and bank-transfer pledges − wallet
+    pledges paid (+ test credits, posted under ``test-credit-…`` keys); no available or
+    reserved balance is negative; and all wallets together are the platform's client-money
+    liability: the cash it holds (gateway and bank clearing) less what belongs to rounds,
+    owners and the platform itself.
+    """
+    from collections import defaultdict
+
+    from app.loans.models import InstalmentShare
+    from app.payments import methods
+
+    def owner(investor_id: int, fund_id: int | None) -> tuple[str, int]:
+        return ("fund", fund_id) if fund_id is not None else ("user", investor_id)
+
+    expected: dict[tuple[str, int, str], int] = defaultdict(int)
+    for share in db.session.scalars(select(InstalmentShare)):
+        expected[(*owner(share.investor_id, share.fund_id), share.currency)] += share.principal + share.interest
+    for p in db.session.scalars(select(Pledge).where(Pledge.payment_method.in_(methods.NON_CARD))):
+        key = (*owner(p.investor_id, p.fund_id), p.currency)
+        if p.payment_method == methods.WALLET and p.paid_at is not None:
+            expected[key] -= p.amount
+        if p.refunded_at is not None:
+            expected[key] += p.amount
+    entry, account = ledger.LedgerEntry, ledger.LedgerAccount
+    credits = db.session.execute(
+        select(account.owner_type, account.owner_id, account.currency, func.sum(entry.amount))
+        .join(entry, entry.account_id == account.id).join(ledger.LedgerTransaction)
+        .where(account.kind == "investor_funds", ledger.LedgerTransaction.idempotency_key.like("test-credit-%"))
+        .group_by(account.owner_type, account.owner_id, account.currency))
+    for owner_type, owner_id, currency, amount in credits:
+        expected[(owner_type, owner_id, currency)] -= int(amount)
+    actual: dict[tuple[str, int, str], int] = defaultdict(int)
+    totals: dict[str, int] = defaultdict(int)
+    for acct in db.session.scalars(select(account)):
+        held = ledger.balance(acct)
+        totals[acct.kind] += held
+        if acct.kind in ("investor_funds", "withdrawals_pending"):
+            assert held >= 0, f"{acct}: negative balance {held}"
+        if acct.kind == "investor_funds":
+            actual[(acct.owner_type, acct.owner_id, acct.currency)] = held
+    for key in set(expected) | set(actual):
+        assert actual[key] == expected[key], f"wallet {key}: {actual[key]} held, {expected[key]} by its history"
+    cash = totals["gateway_clearing"] + totals["bank_clearing"]
+    assert totals["investor_funds"] + totals["withdrawals_pending"] == (
+        cash - totals["campaign_escrow"] - totals["owner_payable"] - totals["platform_fees"])
+
+
 @pytest.fixture(autouse=True)
 def _ledger_invariants(_transaction) -> Iterator[None]:
     """Runs after every payment test, inside its transaction, before the rollback."""
@@ -68,6 +118,7 @@ def _ledger_invariants(_transaction) -> Iterator[None]:
     db.session.rollback()  # a test may leave a failed flush behind; look at what was committed
     db.session.expire_all()
     assert_ledger_invariants()
+    assert_wallet_invariants()
 
 
 @pytest.fixture(autouse=True)
