@@ -61,13 +61,14 @@ def _race_app(pool_size: int, **config) -> object:
     return race_app
 
 
-def _pledge_at_once(race_app, barrier: threading.Barrier, user_id: int, campaign_id: int, amount: int) -> int:
+def _pledge_at_once(race_app, barrier: threading.Barrier, user_id: int, campaign_id: int, amount: int,
+                    payment_method: str = "pm_card_visa") -> int:
     """One thread's pledge, started with the others at the barrier: 201 if paid, else the refusal's status."""
     with race_app.app_context():
         try:
             user = db.session.get(User, user_id)
             barrier.wait(timeout=30)
-            outcome = services.create_pledge(user, campaign_id, {"amount": amount, "payment_method": "pm_card_visa"},
+            outcome = services.create_pledge(user, campaign_id, {"amount": amount, "payment_method": payment_method},
                                              now=NOW)
             return 201 if outcome.pledge.status == "paid" else 0
         except DomainError as exc:
@@ -156,4 +157,43 @@ def test_one_investors_simultaneous_pledges_into_two_campaigns_never_pass_the_an
             for campaign_id in campaign_ids:
                 _cleanup(campaign_id, [])
             _cleanup(campaign_ids[0], [investor_id, *owner_ids])
+            db.engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_two_wallet_pledges_at_once_never_spend_the_same_money():
+    """100.00 in the wallet, 60.00 pledged into two rounds at the same instant: the lock on the
+    wallet's ledger account makes the second wait and see 40.00 left, so it is refused (422)."""
+    from tests.payments.test_wallet_and_transfer_pledges import credit_wallet
+
+    race_app = _race_app(4)
+    with race_app.app_context():
+        investor = make_ready_investor()
+        campaigns = [CampaignFactory(min_pledge=10_00) for _ in range(2)]
+        campaign_ids, owner_ids, investor_id = [c.id for c in campaigns], [c.owner_id for c in campaigns], investor.id
+        credit_wallet(100_00, user=investor)
+        db.session.remove()
+    barrier = threading.Barrier(2)
+
+    def pledge(campaign_id: int) -> int:
+        return _pledge_at_once(race_app, barrier, investor_id, campaign_id, 60_00, payment_method="wallet")
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            statuses = sorted(pool.map(pledge, campaign_ids))
+        assert statuses == [201, 422]
+        with race_app.app_context():
+            assert ledger.balance(ledger.investor_funds("EUR", user_id=investor_id)) == 40_00
+            assert race_app.extensions["gateway"].charges_made == 0
+            assert_ledger_invariants()
+    finally:
+        with race_app.app_context():
+            db.session.remove()
+            with db.engine.begin() as conn:
+                conn.execute(text("DELETE FROM ledger_entries WHERE transaction_id IN (SELECT id FROM "
+                                  "ledger_transactions WHERE idempotency_key LIKE 'test-credit-%')"))
+                conn.execute(text("DELETE FROM ledger_transactions WHERE idempotency_key LIKE 'test-credit-%'"))
+            for campaign_id, owner_id in zip(campaign_ids, owner_ids, strict=True):
+                _cleanup(campaign_id, [investor_id, owner_id] if campaign_id == campaign_ids[-1] else [owner_id])
             db.engine.dispose()
