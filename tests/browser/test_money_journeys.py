@@ -177,6 +177,37 @@ def test_investor_pledges_then_revokes_a_second_pledge_in_the_reflection_period(
 # --- 2. declined card and 3-D Secure ------------------------------------------------------------------
 
 
+def test_investor_reinvests_from_the_wallet_and_pledges_by_bank_transfer(page: Page) -> None:
+    """Repayments wait in the wallet: a pledge paid from it moves no card money; a bank
+    transfer shows the details and the QR code a banking app scans."""
+    log_in(page, email=DEMO_INVESTOR, password=DEMO_PASSWORD)
+    token = api_token(page, DEMO_INVESTOR)
+    before = {b["currency"]: b for b in api_get(page, "/api/v1/me/wallet", token)["balances"]}["EUR"]["available"] \
+        if page.request.get("/api/v1/me/wallet", headers={"Authorization": f"Bearer {token}"}).ok else None
+
+    open_campaign(page, LASNAMAE)
+    submit_pledge(pledge_section(page), amount="60", card="wallet")
+    pledge_id(page)
+    expect(page.get_by_role("status")).to_have_text("Thank you: your pledge of €60.00 is paid.")
+    expect(status_cell(page)).to_have_text("Paid")
+    if before is not None:
+        after = {b["currency"]: b for b in api_get(page, "/api/v1/me/wallet", token)["balances"]}["EUR"]["available"]
+        assert after == before - 60_00
+
+    open_campaign(page, LASNAMAE)
+    submit_pledge(pledge_section(page), amount="75", card="bank_transfer")
+    transfer_id = pledge_id(page)
+    expect(page.get_by_role("status")).to_have_text(
+        "Your pledge of €75.00 waits for your bank transfer: the details are below.")
+    expect(status_cell(page)).to_have_text("Awaiting payment")
+    instructions = page.get_by_role("region", name="Pay by bank transfer")
+    expect(instructions).to_contain_text("IBAN")
+    reference = api_get(page, f"/api/v1/pledges/{transfer_id}", token)["payment_instructions"]["reference"]
+    expect(instructions).to_contain_text(reference)
+    expect(instructions.get_by_role("img", name="QR code with these payment details for your banking app")) \
+        .to_be_visible()
+
+
 def test_declined_card_counts_nothing_and_3ds_card_ends_paid(page: Page) -> None:
     log_in(page, email=DEMO_INVESTOR, password=DEMO_PASSWORD)
     expect(log_out_button(page)).to_be_visible()
