@@ -29,10 +29,10 @@ def validate_registration(data: dict) -> dict:
     return load(RegistrationSchema(), data, "The registration is invalid.")
 
 
-def register(data: dict, *, now: datetime, ip_address: str | None = None) -> User:
-    """Create a self-service account (investor or owner) from raw input."""
+def register(data: dict, *, now: datetime, ip_address: str | None = None, locale: str = "en") -> User:
+    """Create a self-service account (investor or owner) from raw input; its e-mails are in ``locale``."""
     clean = validate_registration(data)
-    return create_user(
+    user = create_user(
         email=clean["email"],
         password=clean["password"],
         name=clean["name"],
@@ -41,6 +41,14 @@ def register(data: dict, *, now: datetime, ip_address: str | None = None) -> Use
         now=now,
         ip_address=ip_address,
     )
+    user.locale = locale
+    return user
+
+
+def set_locale(user: User, locale: str) -> None:
+    """The language of the user's e-mails from now on (the language switch calls this). Flushes."""
+    user.locale = locale
+    db.session.flush()
 
 
 def create_user(

@@ -3,6 +3,7 @@
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -33,7 +34,8 @@ def register():
     if form.validate_on_submit():
         data = {k: form.data[k] for k in ("email", "password", "name", "role", "country")}
         try:
-            user = services.register(data, now=now(), ip_address=request.remote_addr)
+            user = services.register(data, now=now(), ip_address=request.remote_addr,
+                                     locale=str(get_locale() or "en"))
         except ValidationFailed as exc:
             db.session.rollback()
             apply_errors(form, exc)

@@ -1,6 +1,7 @@
 """Accounts: sign-up, tokens, the current user."""
 
 from flask import current_app, g, request, url_for
+from flask_babel import get_locale
 
 from app.accounts import services
 from app.accounts.limits import mark_failed_login, per_account, per_address
@@ -22,7 +23,8 @@ document("/me", "get", "The signed-in user, roles, investor profile and classifi
 
 @bp.post("/users")
 def create_user():
-    user = services.register(json_body(), now=now(), ip_address=request.remote_addr)
+    user = services.register(json_body(), now=now(), ip_address=request.remote_addr,
+                                     locale=str(get_locale() or "en"))
     db.session.commit()
     return UserSchema().dump(user), 201, {"Location": url_for("api.me")}
 

@@ -1,8 +1,10 @@
 """The home page, the language switch and a health check for load balancers."""
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_login import current_user
 from sqlalchemy import text
 
+from app.accounts import services as accounts
 from app.campaigns import services as campaigns
 from app.extensions import db
 
@@ -21,6 +23,9 @@ def set_language():
     lang = request.form.get("lang", "")
     if lang in current_app.config["LANGUAGES"]:
         session["lang"] = lang
+        if current_user.is_authenticated:
+            accounts.set_locale(current_user._get_current_object(), lang)
+            db.session.commit()
     target = request.form.get("next") or url_for("main.index")
     if not target.startswith("/") or target.startswith("//"):
         target = url_for("main.index")

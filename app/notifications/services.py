@@ -6,6 +6,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from flask import current_app
+from flask_babel import LazyString, force_locale
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects import sqlite
 
@@ -15,14 +16,21 @@ from app.notifications.models import OutboxMessage
 MAX_ATTEMPTS = 5
 
 
-def enqueue(user: Any, *, kind: str, subject: str, body: str, dedupe_key: str, now: datetime) -> OutboxMessage | None:
-    """Queue an e-mail in the caller's transaction; a second call with the same key is ignored."""
+def enqueue(user: Any, *, kind: str, subject: str | LazyString, body: str | LazyString, dedupe_key: str,
+            now: datetime) -> OutboxMessage | None:
+    """Queue an e-mail in the caller's transaction; a second call with the same key is ignored.
+
+    A subject or body given as ``lazy_gettext(...)`` is written in the user's language
+    (``User.locale``), whatever language the request or job that queues it runs in.
+    """
     if user is None or not getattr(user, "email", None):
         return None
     existing = db.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key))
     if existing is not None:
         return existing
-    message = OutboxMessage(user_id=user.id, to_address=user.email, kind=kind, subject=subject, body=body,
+    with force_locale(getattr(user, "locale", None) or "en"):
+        subject, body = str(subject), str(body)
+    message = OutboxMessage(user_id=user.id, to_address=user.email, kind=kind, subject=subject[:200], body=body,
                             dedupe_key=dedupe_key, created_at=now, attempts=0)
     db.session.add(message)
     db.session.flush()

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.accounts.models import User
@@ -31,20 +32,25 @@ def reference_for(pledge_id: int) -> str:
 
 
 def instruct(pledge: Pledge, investor: Any, *, now: datetime) -> None:
-    """Give a new bank-transfer pledge its reference and pay-by time, and e-mail the instructions. Flushes."""
+    """Give a new bank-transfer pledge its reference and pay-by time, and e-mail the instructions
+    (in the investor's language). Flushes."""
     pay_by = now + timedelta(days=current_app.config["BANK_TRANSFER_DAYS"])
     store().await_transfer(pledge, reference=reference_for(pledge.id), pay_by=pay_by)
     details = instructions(pledge)
-    lines = "\n".join(f"{label}: {details[key]}" for key, label in _LINES if key in details)
+    locale = getattr(investor, "locale", None) or "en"
+    if "iban" in details:
+        account = _l("IBAN: %(iban)s, BIC: %(bic)s", iban=details["iban"], bic=details["bic"])
+    else:
+        account = _l("Account: %(account)s, BIK: %(bik)s, correspondent account: %(correspondent)s, INN: %(inn)s",
+                     account=details["account"], bik=details["bik"],
+                     correspondent=details["correspondent_account"], inn=details["inn"])
     enqueue(investor, kind="payment_instructions", dedupe_key=f"pledge-{pledge.id}-instructions", now=now,
-            subject=f"Payment instructions: pledge {pledge.id}",
-            body=f"Please transfer {format_money(pledge.amount, pledge.currency)} by {pay_by:%Y-%m-%d %H:%M} UTC, "
-                 f"quoting the reference exactly, or the pledge expires.\n\n{lines}")
-
-
-_LINES = (("beneficiary", "Beneficiary"), ("iban", "IBAN"), ("bic", "BIC"), ("account", "Account"),
-          ("bik", "BIK"), ("correspondent_account", "Correspondent account"), ("inn", "INN"),
-          ("reference", "Reference"), ("amount_text", "Amount"), ("pay_by", "Pay by"))
+            subject=_l("Payment instructions: pledge %(id)s", id=pledge.id),
+            body=_l("Please transfer %(amount)s by %(deadline)s UTC, quoting the reference exactly, or the pledge "
+                    "expires.\n\nBeneficiary: %(beneficiary)s\n%(account)s\nReference: %(reference)s",
+                    amount=format_money(pledge.amount, pledge.currency, locale),
+                    deadline=pay_by.strftime("%Y-%m-%d %H:%M"), beneficiary=details["beneficiary"],
+                    account=account, reference=details["reference"]))
 
 
 def instructions(pledge: Pledge) -> dict[str, Any] | None:
@@ -100,12 +106,16 @@ def settle_transfer(pledge: Pledge, *, amount: int, currency: str, now: datetime
 
 
 def _tell_paid(pledge: Pledge, campaign: Campaign, now: datetime) -> None:
-    enqueue(db.session.get(User, pledge.investor_id), kind="pledge_paid_by_transfer",
-            dedupe_key=f"pledge-{pledge.id}-paid-by-transfer", now=now,
-            subject=f"Transfer received: {campaign.title}",
-            body=f"Your transfer of {format_money(pledge.amount, pledge.currency)} paid your pledge to "
-                 f"{campaign.title}." + (f" You may revoke it until {pledge.reflection_ends_at:%Y-%m-%d %H:%M} UTC."
-                                        if pledge.reflection_ends_at else ""))
+    investor = db.session.get(User, pledge.investor_id)
+    amount = format_money(pledge.amount, pledge.currency, getattr(investor, "locale", None) or "en")
+    if pledge.reflection_ends_at:
+        body = _l("Your transfer of %(amount)s paid your pledge to %(title)s. You may revoke it until "
+                  "%(deadline)s UTC.", amount=amount, title=campaign.title,
+                  deadline=pledge.reflection_ends_at.strftime("%Y-%m-%d %H:%M"))
+    else:
+        body = _l("Your transfer of %(amount)s paid your pledge to %(title)s.", amount=amount, title=campaign.title)
+    enqueue(investor, kind="pledge_paid_by_transfer", dedupe_key=f"pledge-{pledge.id}-paid-by-transfer", now=now,
+            subject=_l("Transfer received: %(title)s", title=campaign.title), body=body)
 
 
 def refused_reason(pledge: Pledge | None) -> str:

@@ -215,3 +215,22 @@ def test_a_bank_transfer_from_the_form_shows_the_instructions_and_the_qr_code(cl
     auth.login(make_ready_investor().email)
     assert client.get(response.headers["Location"]).status_code == 404
 
+
+
+def test_the_instructions_e_mail_is_in_the_investors_language(investor, campaign):
+    investor.locale = "ru"
+    db.session.commit()
+    pledge = services.create_pledge(investor, campaign.id, TRANSFER, now=NOW).pledge
+    mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "payment_instructions")).one()
+    assert mail.subject == f"Реквизиты для оплаты: обязательство {pledge.id}"
+    assert "Пожалуйста, переведите" in mail.body and pledge.payment_reference in mail.body
+    assert "EE382200221020145685" in mail.body
+
+
+def test_the_language_switch_sets_the_language_of_a_users_e_mails(client, auth, investor):
+    from tests.conftest import csrf_from
+
+    auth.login(investor.email)
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    assert client.post("/language", data={"lang": "ru", "next": "/", "csrf_token": token}).status_code == 302
+    assert fresh(investor).locale == "ru"
