@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, select
 
 from app.accounts.models import User
@@ -31,6 +32,12 @@ from app.payments.gateways import gateway
 from app.payments.models import Pledge, PledgeStatus
 from app.settlement.lifecycle import PAYOUT, PayoutEvent
 from app.settlement.models import Payout, PayoutAccount, PayoutStatus
+
+
+def _money_in(user: Any):
+    """Amounts formatted the way the e-mail's reader writes them."""
+    locale = getattr(user, "locale", None) or "en"
+    return lambda amount, currency: format_money(amount, currency, locale)
 
 
 def payable(now: datetime):
@@ -73,15 +80,19 @@ def settle_round(campaign: Campaign, *, now: datetime) -> Payout | None:
     else:
         campaigns.complete(campaign, now=now)
     owner = db.session.get(User, campaign.owner_id)
+    money = _money_in(owner)
     enqueue(owner, kind="round_result", dedupe_key=f"payout-{payout.id}-owner", now=now,
-            subject=f"Funds on their way: {campaign.title}",
-            body=f"Your round raised {format_money(gross, campaign.currency)}. After the platform fee of "
-                 f"{format_money(fee, campaign.currency)} you receive {format_money(gross - fee, campaign.currency)}.")
+            subject=_l("Funds on their way: %(title)s", title=campaign.title),
+            body=_l("Your round raised %(gross)s. After the platform fee of %(fee)s you receive %(net)s.",
+                    gross=money(gross, campaign.currency), fee=money(fee, campaign.currency),
+                    net=money(gross - fee, campaign.currency)))
     for pledge in pledges:
-        enqueue(db.session.get(User, pledge.investor_id), kind="round_result", now=now,
-                dedupe_key=f"round-{campaign.id}-success-{pledge.id}", subject=f"Funded: {campaign.title}",
-                body=f"{campaign.title} reached its target. Your {format_money(pledge.amount, pledge.currency)} "
-                     "now finances the project; the repayment schedule is on your portfolio page.")
+        investor = db.session.get(User, pledge.investor_id)
+        enqueue(investor, kind="round_result", now=now, dedupe_key=f"round-{campaign.id}-success-{pledge.id}",
+                subject=_l("Funded: %(title)s", title=campaign.title),
+                body=_l("%(title)s reached its target. Your %(amount)s now finances the project; the repayment "
+                        "schedule is on your portfolio page.", title=campaign.title,
+                        amount=_money_in(investor)(pledge.amount, pledge.currency)))
     audit("payout.settled", subject=campaign, details={"payout_id": payout.id, "gross": gross, "fee": fee}, at=now)
     # The transfer is the "send payouts" sweep's job, after this commit: its key must
     # name a payout row that exists, or a crash here could pay twice under two keys.
@@ -92,11 +103,11 @@ def _fail_below_target(campaign: Campaign, gross: int, *, now: datetime) -> None
     campaigns.fail_below_target(campaign, raised=gross, now=now)
     owner = db.session.get(User, campaign.owner_id)
     enqueue(owner, kind="round_result", dedupe_key=f"round-{campaign.id}-revoked-below-target", now=now,
-            subject=f"Round not funded: {campaign.title}",
-            body=f"Investors revoked pledges during their reflection periods, so {campaign.title} ended with "
-                 f"{format_money(gross, campaign.currency)} of its "
-                 f"{format_money(campaign.target_amount, campaign.currency)} target. The round did not go ahead; "
-                 "every remaining investor is refunded.")
+            subject=_l("Round not funded: %(title)s", title=campaign.title),
+            body=_l("Investors revoked pledges during their reflection periods, so %(title)s ended with %(raised)s "
+                    "of its %(target)s target. The round did not go ahead; every remaining investor is refunded.",
+                    title=campaign.title, raised=_money_in(owner)(gross, campaign.currency),
+                    target=_money_in(owner)(campaign.target_amount, campaign.currency)))
 
 
 def sendable(now: datetime):
