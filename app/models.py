@@ -16,9 +16,13 @@ from app.loans.models import Instalment, InstalmentShare, Loan
 from app.notifications.models import OutboxMessage
 from app.payments.models import LedgerAccount, LedgerEntry, LedgerTransaction, Pledge
 from app.settlement.models import Payout, PayoutAccount
+from app.statements.models import BankStatement, StatementLine
+from app.wallets.models import BankAccount, Withdrawal, WithdrawalBatch
 
 __all__ = [
     "AuditEntry",
+    "BankAccount",
+    "BankStatement",
     "Campaign",
     "CampaignDocument",
     "CampaignSdg",
@@ -41,6 +45,9 @@ __all__ = [
     "Payout",
     "PayoutAccount",
     "Pledge",
+    "StatementLine",
     "User",
     "UserRole",
+    "Withdrawal",
+    "WithdrawalBatch",
 ]

@@ -36,4 +36,15 @@ def json_body() -> dict:
 
 
 # Route modules register on bp when imported; add a domain's module here.
-from app.api import accounts, campaigns, disclosures, investors, openapi, pledges, portfolio  # noqa: E402,F401
+from app.api import (  # noqa: E402,F401
+    accounts,
+    campaigns,
+    disclosures,
+    investors,
+    openapi,
+    pledges,
+    portfolio,
+    repayments,
+    statements,
+    wallets,
+)

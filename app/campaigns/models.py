@@ -123,6 +123,10 @@ class Campaign(db.Model):
     current_kiis_version: Mapped[int | None] = mapped_column(Integer)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The gateway's reusable reference to the owner's payment method that each instalment is
+    #: collected from on its due date (``loans.collection``); NULL: the owner pays by hand.
+    repayment_mandate: Mapped[str | None] = mapped_column(String(255))
+    repayment_mandate_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -36,6 +36,8 @@ class Permission(StrEnum):
     VIEW_PORTFOLIO = "view_portfolio"
     MANAGE_INVESTOR_PROFILE = "manage_investor_profile"
     MANAGE_FUND = "manage_fund"
+    PAY_WITHDRAWALS = "pay_withdrawals"
+    RECONCILE_BANK = "reconcile_bank"
 
 
 GRANTS: dict[Permission, frozenset[Role]] = {
@@ -48,6 +50,8 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.VIEW_PORTFOLIO: frozenset({Role.INVESTOR, Role.FUND_MANAGER}),
     Permission.MANAGE_INVESTOR_PROFILE: frozenset({Role.INVESTOR}),
     Permission.MANAGE_FUND: frozenset({Role.FUND_MANAGER}),
+    Permission.PAY_WITHDRAWALS: frozenset({Role.OPERATOR}),
+    Permission.RECONCILE_BANK: frozenset({Role.OPERATOR}),
 }
 
 

@@ -6,7 +6,7 @@ from flask import current_app
 from sqlalchemy import exists, select
 
 from app.jobs.registry import Job
-from app.loans import services
+from app.loans import collection, services
 from app.loans.models import Instalment, InstalmentStatus, Loan, LoanStatus
 
 
@@ -30,6 +30,8 @@ def _default(now: datetime):
 
 instalments_due = Job("instalments due", Instalment, _due, lambda i, now: services.mark_due(i, now=now))
 instalments_overdue = Job("instalments overdue", Instalment, _overdue, lambda i, now: services.mark_overdue(i, now=now))
+instalments_collected = Job("instalments collected by mandate", Instalment, collection.collectable,
+                            collection.collect)
 loans_defaulted = Job("loans defaulted", Loan, _default, lambda loan, now: services.mark_defaulted(loan, now=now))
 
-JOBS = [instalments_due, instalments_overdue, loans_defaulted]
+JOBS = [instalments_due, instalments_collected, instalments_overdue, loans_defaulted]

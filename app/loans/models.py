@@ -81,6 +81,11 @@ class Instalment(db.Model):
     #: When that charge was claimed; NULL once its attempt ended without recording an
     #: outcome (a later attempt re-drives it at once), stale after ``CHARGE_CLAIM_TIMEOUT``.
     charge_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The charge key that paid it: the same API request again (same Idempotency-Key) answers
+    #: with this payment instead of a 409.
+    paid_key: Mapped[str | None] = mapped_column(String(100))
+    #: The last day a collection by mandate was tried (one try per day, whichever scheduler).
+    collection_attempted_on: Mapped[date | None] = mapped_column(Date)
 
     loan: Mapped[Loan] = relationship(back_populates="instalments")
 

@@ -154,13 +154,14 @@ def pay_instalment(instalment: Instalment, *, payment_method: str, now: datetime
     twice — and only if that was declined does this attempt charge in its own name.
     """
     instalment_id = instalment.id
-    key = f"instalment-{instalment_id}-charge-{attempt}"
+    key = charge_key(instalment_id, attempt)
     while True:
         claim = _claim(instalment, key, payment_method, now=now)
         try:
             result = gateway().charge(amount=claim.amount, currency=claim.currency,
                                       payment_method=claim.payment_method, idempotency_key=claim.key,
-                                      metadata={"instalment_id": str(instalment_id)}, return_url="")
+                                      metadata={"instalment_id": str(instalment_id)}, return_url="",
+                                      off_session=_OFF_SESSION in claim.key)
             paid = _record_charge(instalment, claim, result, now=now)
         except Exception:
             _release(claim)
@@ -170,6 +171,16 @@ def pay_instalment(instalment: Instalment, *, payment_method: str, now: datetime
         if claim.key == key:
             raise PaymentDeclined(result.failure_message or "The payment did not go through.")
         # the stale attempt was declined: its claim is cleared, now charge in this attempt's name
+
+
+#: Collections by mandate name their attempts ``mandate-<day>``: charged off-session, the
+#: owner is not there to pass 3-D Secure.
+_OFF_SESSION = "-charge-mandate-"
+
+
+def charge_key(instalment_id: int, attempt: str) -> str:
+    """The gateway idempotency key of one attempt to pay an instalment."""
+    return f"instalment-{instalment_id}-charge-{attempt}"
 
 
 def _claim(instalment: Instalment, key: str, payment_method: str, *, now: datetime) -> _Claim:
@@ -214,7 +225,7 @@ def _record_charge(instalment: Instalment, claim: _Claim, result: Any, *, now: d
                        .with_for_update(of=Loan).execution_options(populate_existing=True)).one()
     ours = instalment.charge_key == claim.key
     if result.status == "succeeded" and instalment.status != InstalmentStatus.PAID:
-        instalment.payment_reference = result.reference
+        instalment.payment_reference, instalment.paid_key = result.reference, claim.key
         receive(instalment, now=now)
     if ours:
         instalment.charge_key = instalment.charge_payment_method = instalment.charge_started_at = None

@@ -17,6 +17,7 @@ values skips SQLAlchemy's per-call construction and cache-key work, which costs 
 than the round trip itself.
 """
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -85,9 +86,10 @@ _PAY_VALUES = {"paid_at": None, "gateway_reference": None, "next_action_url": No
                "failure_message": None}
 
 
-class PledgeStore:
+class PledgeStore(ABC):
     """The writes both databases spell the same way; ``insert_reserving`` and ``pay`` are per database."""
 
+    @abstractmethod
     def insert_reserving(self, values: dict[str, Any], audit_entry: dict[str, Any], *, now: datetime) -> Pledge:
         """Insert the pending pledge and its deferred "pledge.created" audit entry and take its room;
         adopt the pledge into the session as loaded (no ORM flush, no re-SELECT).
@@ -96,12 +98,11 @@ class PledgeStore:
         campaign row is held. A duplicate Idempotency-Key raises IntegrityError, a round
         without room ``room.refusal``'s 409, and either way the caller's rollback keeps nothing.
         """
-        raise NotImplementedError
 
-    def pay(self, pledge: Pledge, reference: str, *, now: datetime) -> bool:
+    @abstractmethod
+    def pay(self, pledge: Pledge, reference: str | None, *, now: datetime) -> bool:
         """pending_payment → paid, posted to escrow and counted toward the round; False if another
         process moved the pledge first (then nothing changed, and the pledge is re-read)."""
-        raise NotImplementedError
 
     def transition(self, pledge: Pledge, event: Event, *, extra_where: Any = None, **values: Any) -> bool:
         """Move ``pledge`` by ``event`` with one conditional UPDATE; False if another process moved it
@@ -196,6 +197,7 @@ class PledgeStore:
         """paid → settled: paid out to the owner (the payout job posts the settlement)."""
         return self.transition(pledge, Event.SETTLE, settled_at=now)
 
+    @abstractmethod
     def refund_many(self, refunds: Sequence[tuple[Any, str, str]], *, now: datetime) -> list[int]:
         """A batch of paid pledges refunded at the gateway, recorded in a few set-based statements:
         paid → refunded (the REFUND move, only those still paid), each one's ``pledge_refunded``
@@ -206,7 +208,6 @@ class PledgeStore:
         ``Pledge`` columns as attributes (a Core row will do). The rounds' counters do not move:
         this is for rounds that are over, whose ``raised_amount`` stays the record (``refund``).
         """
-        raise NotImplementedError
 
 
 class SequentialStore(PledgeStore):

@@ -65,7 +65,8 @@ def assert_wallet_invariants() -> None:
     """Every wallet holds what its owner's money story says, and never less than nothing.
 
     available = repayments received + refunds of wallet and bank-transfer pledges − wallet
-    pledges paid (+ test credits, posted under ``test-credit-…`` keys); no available or
+    pledges paid − withdrawals + returned withdrawals (+ test credits, posted under
+    ``test-credit-…`` keys); reserved = withdrawals requested or sent; no available or
     reserved balance is negative; and all wallets together are the platform's client-money
     liability: the cash it holds (gateway and bank clearing) less what belongs to rounds,
     owners and the platform itself.
@@ -74,6 +75,7 @@ def assert_wallet_invariants() -> None:
 
     from app.loans.models import InstalmentShare
     from app.payments import methods
+    from app.wallets.models import Withdrawal, WithdrawalStatus
 
     def owner(investor_id: int, fund_id: int | None) -> tuple[str, int]:
         return ("fund", fund_id) if fund_id is not None else ("user", investor_id)
@@ -87,6 +89,14 @@ def assert_wallet_invariants() -> None:
             expected[key] -= p.amount
         if p.refunded_at is not None:
             expected[key] += p.amount
+    reserved: dict[tuple[str, int, str], int] = defaultdict(int)
+    for w in db.session.scalars(select(Withdrawal)):
+        key = (w.owner_type, w.owner_id, w.currency)
+        expected[key] -= w.amount
+        if w.status == WithdrawalStatus.RETURNED:
+            expected[key] += w.amount
+        if w.status in (WithdrawalStatus.REQUESTED, WithdrawalStatus.SENT):
+            reserved[key] += w.amount
     entry, account = ledger.LedgerEntry, ledger.LedgerAccount
     credits = db.session.execute(
         select(account.owner_type, account.owner_id, account.currency, func.sum(entry.amount))
@@ -96,6 +106,7 @@ def assert_wallet_invariants() -> None:
     for owner_type, owner_id, currency, amount in credits:
         expected[(owner_type, owner_id, currency)] -= int(amount)
     actual: dict[tuple[str, int, str], int] = defaultdict(int)
+    actual_reserved: dict[tuple[str, int, str], int] = defaultdict(int)
     totals: dict[str, int] = defaultdict(int)
     for acct in db.session.scalars(select(account)):
         held = ledger.balance(acct)
@@ -104,8 +115,13 @@ def assert_wallet_invariants() -> None:
             assert held >= 0, f"{acct}: negative balance {held}"
         if acct.kind == "investor_funds":
             actual[(acct.owner_type, acct.owner_id, acct.currency)] = held
+        if acct.kind == "withdrawals_pending":
+            actual_reserved[(acct.owner_type, acct.owner_id, acct.currency)] = held
     for key in set(expected) | set(actual):
         assert actual[key] == expected[key], f"wallet {key}: {actual[key]} held, {expected[key]} by its history"
+    for key in set(reserved) | set(actual_reserved):
+        assert actual_reserved[key] == reserved[key], f"wallet {key}: {actual_reserved[key]} reserved, " \
+            f"{reserved[key]} in withdrawals not yet paid"
     cash = totals["gateway_clearing"] + totals["bank_clearing"]
     assert totals["investor_funds"] + totals["withdrawals_pending"] == (
         cash - totals["campaign_escrow"] - totals["owner_payable"] - totals["platform_fees"])

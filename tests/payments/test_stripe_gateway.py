@@ -153,6 +153,24 @@ def test_a_refund_stripe_refuses_is_a_failed_transfer(gateway, localstripe):
     assert refund.failure_message
 
 
+def test_a_mandate_saves_the_card_for_off_session_collection(gateway, localstripe, stripe_proxy):
+    reference = gateway.save_mandate(localstripe.card(VISA), idempotency_key="mandate-7-abc")
+    assert reference is not None and reference.startswith("cus_") and "/pm_" in reference
+    setup = stripe_proxy.requests("POST", "/v1/setup_intents")[0]
+    assert setup.params["usage"] == "off_session" and setup.headers["idempotency-key"] == "mandate-7-abc-setup"
+    result = gateway.charge(amount=1_000_00, currency="EUR", payment_method=reference,
+                            idempotency_key="instalment-1-charge-mandate-2027-01-05", metadata={}, return_url="",
+                            off_session=True)
+    assert result.status == "succeeded"
+    (sent,) = stripe_proxy.requests("POST", "/v1/payment_intents")
+    assert sent.params["off_session"] in ("true", "True")
+    assert sent.params["customer"] == reference.split("/")[0]
+
+
+def test_a_mandate_stripe_refuses_saves_nothing(gateway, localstripe):
+    assert gateway.save_mandate("pm_does_not_exist", idempotency_key="mandate-8-x") is None
+
+
 def test_an_unreachable_stripe_raises_gateway_error():
     gateway = StripeGateway.from_config(stripe_config(f"http://127.0.0.1:{free_port()}"))
 

@@ -70,8 +70,15 @@ class PaymentGateway(ABC):
 
     @abstractmethod
     def charge(self, *, amount: int, currency: str, payment_method: str, idempotency_key: str,
-               metadata: dict[str, str], return_url: str) -> ChargeResult:
-        """Collect ``amount`` minor units now (automatic capture)."""
+               metadata: dict[str, str], return_url: str, off_session: bool = False) -> ChargeResult:
+        """Collect ``amount`` minor units now (automatic capture). ``off_session``: the payer is
+        not present (a mandate's collection), ``payment_method`` is a ``save_mandate`` reference
+        and a payment that would need the payer's action fails instead."""
+
+    @abstractmethod
+    def save_mandate(self, payment_method: str, *, idempotency_key: str) -> str | None:
+        """Save ``payment_method`` for later off-session charges; the reference to charge, or
+        None when the provider refuses it (nothing is saved then)."""
 
     @abstractmethod
     def confirm(self, *, reference: str, idempotency_key: str) -> ChargeResult:

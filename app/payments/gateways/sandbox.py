@@ -124,8 +124,13 @@ class SandboxGateway(PaymentGateway):
 
     # -- the contract ------------------------------------------------------------------------
 
+    def save_mandate(self, payment_method: str, *, idempotency_key: str) -> str | None:
+        """A test card is its own reference; one that needs 3-D Secure cannot be charged off-session."""
+        card = TEST_CARDS.get(payment_method)
+        return None if card is None or card.outcome == "requires_action" else payment_method
+
     def charge(self, *, amount: int, currency: str, payment_method: str, idempotency_key: str,
-               metadata: dict[str, str], return_url: str) -> ChargeResult:
+               metadata: dict[str, str], return_url: str, off_session: bool = False) -> ChargeResult:
         with self._lock:
             self.calls.append(("charge", idempotency_key))
             if idempotency_key in self._state.charges:
@@ -139,6 +144,9 @@ class SandboxGateway(PaymentGateway):
             elif card.outcome == "succeeded":
                 result = ChargeResult("succeeded", reference)
                 self.charges_made += 1
+            elif card.outcome == "requires_action" and off_session:
+                result = ChargeResult("failed", reference, "authentication_required",
+                                      "Your card requires authentication, and you were not there to give it.")
             elif card.outcome == "requires_action":
                 result = ChargeResult("requires_action", reference, next_action_url=return_url)
             else:

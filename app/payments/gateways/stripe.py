@@ -53,17 +53,42 @@ class StripeGateway(PaymentGateway):
 
     # Charges
 
+    def save_mandate(self, payment_method: str, *, idempotency_key: str) -> str | None:
+        """A customer with the card attached through a confirmed off-session SetupIntent;
+        the reference is ``<customer>/<payment method>``, what an off-session charge needs."""
+        try:
+            customer = self._client.v1.customers.create({"metadata": {"purpose": "repayment mandate"}},
+                                                        {"idempotency_key": f"{idempotency_key}-customer"})
+            created = self._client.v1.setup_intents.create(
+                {"customer": customer.id, "usage": "off_session", "payment_method_types": ["card"]},
+                {"idempotency_key": f"{idempotency_key}-setup"})
+            intent = _plain(self._client.v1.setup_intents.confirm(
+                created.id, {"payment_method": payment_method}, {"idempotency_key": f"{idempotency_key}-confirm"}))
+        except (stripe.CardError, stripe.InvalidRequestError):
+            return None
+        except stripe.StripeError as exc:
+            raise _gateway_error(exc) from exc
+        if intent.get("status") != "succeeded":
+            return None
+        return f"{customer.id}/{intent.get('payment_method') or payment_method}"
+
     def charge(self, *, amount: int, currency: str, payment_method: str, idempotency_key: str,
-               metadata: dict[str, str], return_url: str) -> ChargeResult:
-        params = {
+               metadata: dict[str, str], return_url: str, off_session: bool = False) -> ChargeResult:
+        params: dict[str, Any] = {
             "amount": amount,
             "currency": currency.lower(),
             "payment_method": payment_method,
             "capture_method": "automatic",
             "confirm": True,
-            "return_url": return_url,
             "metadata": metadata,
         }
+        if off_session:
+            customer, _, method = payment_method.rpartition("/")
+            params |= {"payment_method": method, "off_session": True, "payment_method_types": ["card"]}
+            if customer:
+                params["customer"] = customer
+        else:
+            params["return_url"] = return_url
         try:
             intent = _plain(self._client.v1.payment_intents.create(params, {"idempotency_key": idempotency_key}))
         except (stripe.CardError, stripe.InvalidRequestError) as exc:
