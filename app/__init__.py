@@ -106,6 +106,8 @@ def register_blueprints(app: Flask) -> None:
     from app.payments.webhooks import bp as payments_webhooks_bp
     from app.portfolios.views import bp as portfolios_bp
     from app.settlement.views import bp as settlement_bp
+    from app.statements.views import bp as statements_bp
+    from app.wallets.views import bp as wallets_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
@@ -118,6 +120,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(portfolios_bp, url_prefix="/portfolio")
     app.register_blueprint(api_bp)
     app.register_blueprint(disclosures_bp)
+    app.register_blueprint(wallets_bp)
+    app.register_blueprint(statements_bp)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -81,17 +81,22 @@ def detail(campaign_id: int):
 
 def _owner_money(campaign):
     """Pledges received (amounts only), the payout and the repayment schedule, for the owner."""
+    from app.loans.collection import mandate_method
     from app.loans.services import loan_for
     from app.loans.views import PayInstalmentForm
     from app.payments.services import campaign_pledges
     from app.settlement.services import payout_account, payout_for
 
+    pay_form = PayInstalmentForm().set_choices()
+    method = mandate_method(campaign)
+    labels = {c.value: c.label for c in pay_form.payment_method.choices}
     return {
+        "mandate": labels.get(method, method),
         "pledges": [p for p in campaign_pledges(campaign.id) if p.status != "failed"],
         "payout": payout_for(campaign.id),
         "account": payout_account(campaign.owner_id),
         "loan": loan_for(campaign.id),
-        "pay_form": PayInstalmentForm().set_choices(),
+        "pay_form": pay_form,
     }
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, delete, func, insert, literal, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -281,9 +282,11 @@ def receive(instalment: Instalment, *, now: datetime) -> list[InstalmentShare]:
     for share in shares:
         enqueue(db.session.get(User, share.investor_id), kind="instalment_received", now=now,
                 dedupe_key=f"share-{instalment.id}-{share.pledge_id}",
-                subject=f"Repayment received: instalment {instalment.number}",
-                body=f"You received {format_money(share.principal, share.currency)} principal and "
-                     f"{format_money(share.interest, share.currency)} interest.")
+                subject=_l("Repayment received: instalment %(number)s", number=instalment.number),
+                body=_l("You received %(principal)s principal and %(interest)s interest. It is in your wallet: "
+                        "reinvest it or withdraw it to your bank account.",
+                        principal=format_money(share.principal, share.currency),
+                        interest=format_money(share.interest, share.currency)))
     audit("loan.instalment_paid", subject_type="instalments", subject_id=instalment.id,
           details={"loan_id": loan.id, "amount": instalment.total, "holders": len(shares)}, at=now)
     if all(i.status == InstalmentStatus.PAID for i in loan.instalments):

@@ -5,7 +5,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
 from app.core.clock import now
-from app.core.permissions import Permission, current_actor, requires
+from app.core.errors import NotFound
+from app.core.permissions import Permission, can, current_actor, requires
 from app.portfolios import charts, exports, services
 from app.portfolios.labels import DIMENSION_LABELS, key_label
 from app.portfolios.services import Portfolio, PortfolioOwner
@@ -85,7 +86,8 @@ def _page(owner: PortfolioOwner):
         return _url(owner, currency=summary.currency, sort=sort, dir=direction, page=number)
 
     return render_template(
-        "portfolios/show.html", portfolio=portfolio, owner=owner, summary=summary, months=months, holdings=shown,
+        "portfolios/show.html", portfolio=portfolio, owner=owner, wallet=_wallet(owner), summary=summary,
+        months=months, holdings=shown,
         holdings_total=len(ordered), page=page, pages=pages, sort=sort, direction=direction, sort_url=sort_url,
         page_url=page_url, currency_url=lambda c: _url(owner, currency=c),
         download_url=lambda table, fmt: _download_url(owner, table, fmt),
@@ -96,6 +98,18 @@ def _page(owner: PortfolioOwner):
         },
         dimension_labels=DIMENSION_LABELS, key_label=key_label, status_label=services.status_label,
     )
+
+
+def _wallet(owner: PortfolioOwner) -> list[dict] | None:
+    """The wallet's balances for the card on one's own portfolio (None on anyone else's)."""
+    from app.wallets import services as wallets
+
+    actor = current_actor()
+    try:
+        own = can(actor, Permission.INVEST) and services.own_owner(actor) == owner
+    except NotFound:  # a fund manager whose fund is gone
+        own = False
+    return wallets.balances(actor) if own else None
 
 
 def _download(owner: PortfolioOwner, table: str, fmt: str) -> Response:

@@ -305,3 +305,11 @@ def mark_returned(line_id: int, actor: Any, now: datetime) -> StatementLine:
           details={"statement_id": line.statement_id, "amount": line.amount, "currency": line.currency})
     db.session.flush()
     return line
+
+
+def line_statement_id(line_id: int) -> int:
+    """The statement a line belongs to (404 for an unknown line)."""
+    line = db.session.get(StatementLine, line_id) if 0 < line_id <= _MAX_ID else None
+    if line is None:
+        raise NotFound(_("No such statement line."))
+    return line.statement_id

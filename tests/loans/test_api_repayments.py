@@ -202,3 +202,31 @@ def test_a_loan_run_only_through_the_api_and_run_due_ends_completed_with_every_c
     held = sum(ledger.balance(a) for a in db.session.scalars(
         select(ledger.LedgerAccount).where(ledger.LedgerAccount.kind == "investor_funds")))
     assert held == total
+
+
+# --- the owner's page ---------------------------------------------------------------------------
+
+
+def test_the_owner_saves_replaces_and_removes_the_mandate_on_the_campaign_page(client, auth):
+    from tests.conftest import post_form
+
+    instalment = due_instalment()
+    campaign_id = instalment.loan.campaign_id
+    owner = owner_of(instalment)
+    auth.login(owner.email)
+    page = f"/campaigns/{campaign_id}"
+    assert "Save the payment method" in client.get(page).get_data(as_text=True)
+    post_form(client, f"/loans/campaigns/{campaign_id}/mandate", {"payment_method": "pm_card_visa"}, page=page)
+    html = client.get(page).get_data(as_text=True)
+    assert "collected on its due date from Visa" in html and "Remove: I will pay by hand" in html
+    post_form(client, f"/loans/campaigns/{campaign_id}/mandate", {"payment_method": "pm_card_authenticationRequired"},
+              page=page)
+    assert "cannot be used for automatic collection" in client.get(page).get_data(as_text=True)
+    post_form(client, f"/loans/campaigns/{campaign_id}/mandate", {"remove": "1"}, page=page)
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign_id).repayment_mandate is None
+    other = UserFactory(roles=["owner"])
+    auth.logout()
+    auth.login(other.email)
+    assert post_form(client, f"/loans/campaigns/{campaign_id}/mandate", {"payment_method": "pm_card_visa"},
+                     page="/campaigns/mine").status_code == 404
