@@ -40,7 +40,7 @@ test: dev translations
 
 ## make bench: every benchmark in bench/ (PostgreSQL on 127.0.0.1, wrk; minutes; not part of make test)
 BENCHMARKS := bench/pledge_race.py bench/export_pledges.py bench/portfolio_page.py bench/campaign_list.py \
-	bench/refund_round.py
+	bench/refund_round.py bench/statement_import.py
 bench: dev
 	@command -v wrk >/dev/null || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; } \
 		|| { echo "wrk is missing: apt-get install -y wrk"; exit 1; }

@@ -15,6 +15,8 @@ from app.extensions import db
 from app.investors.demo import seed_investors
 
 DEMO_PASSWORD = "greenround-demo"
+#: What the demo investor leaves in the wallet after withdrawing (minor units): enough to reinvest.
+KEPT_IN_WALLET = 300_00
 
 DEMO_USERS = [
     ("investor@demo.greenround.eu", "Liisa Tamm", "EE", [Role.INVESTOR]),
@@ -132,7 +134,8 @@ def seed(now: datetime) -> SeedReport:
         else:
             _pledge_in_the_past(campaign, backers, raised_pct)
     db.session.flush()
-    _replay_history(now)
+    _replay_history(now, users)
+    report.investor_steps += _money_back(users, now)
     return report
 
 
@@ -206,14 +209,22 @@ def _pledge_in_the_past(campaign: Campaign, backers: list[User], raised_pct: int
         room.count(campaign.id, amount, reserved=False)
 
 
-def _replay_history(now: datetime) -> None:
-    """Run the sweeps at each past closing time, then let owners pay every instalment due."""
+def _replay_history(now: datetime, users: dict[str, User]) -> None:
+    """Run the sweeps at each past closing time and each due date. Owners of loans have a
+    repayment mandate (the sandbox's Visa), so the instalments-due sweep collects them; any
+    it could not collect the owner pays by hand."""
     from app.jobs.registry import run_due
+    from app.loans import collection
     from app.loans import services as loans
     from app.loans.models import Instalment, InstalmentStatus
 
-    closings = sorted({c.closes_at for c in db.session.scalars(select(Campaign).where(
-        Campaign.status == "live", Campaign.closes_at <= now))})
+    past = list(db.session.scalars(select(Campaign).where(Campaign.status == "live", Campaign.closes_at <= now)))
+    for campaign in past:
+        if campaign.instrument_type == "loan" and campaign.repayment_mandate is None:
+            collection.set_mandate(campaign.id, db.session.get(User, campaign.owner_id),
+                                   {"payment_method": "pm_card_visa"}, now=campaign.opens_at or now)
+    db.session.commit()
+    closings = sorted({c.closes_at for c in past})
     while True:
         # the next event in time: a round closing, or an instalment falling due
         instalment = db.session.scalar(select(Instalment).where(
@@ -225,5 +236,79 @@ def _replay_history(now: datetime) -> None:
         if instalment is None:
             break
         run_due(instalment.due_at + timedelta(hours=1), skip={"send e-mail"})
-        loans.pay_instalment(instalment, payment_method="pm_card_visa", now=instalment.due_at + timedelta(days=1))
+        db.session.refresh(instalment)
+        if instalment.status != InstalmentStatus.PAID:
+            loans.pay_instalment(instalment, payment_method="pm_card_visa", now=instalment.due_at + timedelta(days=1))
         db.session.commit()
+
+
+def _money_back(users: dict[str, User], now: datetime) -> list[str]:
+    """The money coming back, through the same services: the demo investor reinvests part of
+    the repayments in the wallet and withdraws the rest; the operator sends the payment file;
+    a citizen pledges by bank transfer; the bank's statement marks the withdrawal paid and
+    pays the transfer. Done once (skipped when the investor has withdrawn before)."""
+    from app.core.errors import DomainError
+    from app.payments.services import create_pledge
+    from app.statements import services as statements
+    from app.wallets import services as wallets
+    from app.wallets.models import Withdrawal
+
+    investor, operator, citizen = users["investor"], users["operator"], users["citizen.maarja"]
+    if db.session.scalar(select(Withdrawal.id).where(Withdrawal.investor_id == investor.id)) is not None:
+        return []
+    available = next((b["available"] for b in wallets.balances(investor) if b["currency"] == "EUR"), 0)
+    live = db.session.scalar(select(Campaign).where(Campaign.title == "Heat pumps for Puolala school in Turku"))
+    if available < 2 * live.min_pledge:
+        return []
+    steps = []
+    reinvest = max(live.min_pledge, (available // 2) - (available // 2) % 100)
+    try:
+        create_pledge(investor, live.id, {"amount": reinvest, "payment_method": "wallet", "acknowledge_risk": True},
+                      now=now - timedelta(days=3), idempotency_key="demo-reinvest")
+        steps.append(f"{investor.email} reinvested {reinvest / 100:.2f} EUR from the wallet")
+    except DomainError:
+        db.session.rollback()
+    wallets.set_bank_account(investor, {"holder_name": investor.name, "iban": "EE47 1000 0010 2014 5685",
+                                        "bic": "EEUHEE2X"}, now=now - timedelta(days=3))
+    # Withdraw the rest but a little, kept for the next round the investor likes.
+    rest = next(b["available"] for b in wallets.balances(investor) if b["currency"] == "EUR")
+    rest -= min(KEPT_IN_WALLET, rest // 2)
+    withdrawal = wallets.request_withdrawal(investor, {"amount": rest, "currency": "EUR"}, now=now - timedelta(days=3),
+                                            idempotency_key="demo-withdrawal").withdrawal
+    wallets.create_batch(operator, {"currency": "EUR"}, now=now - timedelta(days=2))
+    transfer = create_pledge(citizen, live.id, {"amount": 250_00, "payment_method": "bank_transfer",
+                                                "acknowledge_risk": True}, now=now - timedelta(days=3),
+                             idempotency_key="demo-transfer").pledge
+    db.session.commit()
+    statement = _bank_statement(current_app.config["PLATFORM_IBAN"], now - timedelta(days=1), [
+        ("DEMO-OUT-1", "DBIT", withdrawal.amount, withdrawal.end_to_end_id, f"GreenRound withdrawal {withdrawal.id}"),
+        ("DEMO-IN-1", "CRDT", transfer.amount, None, f"Pledge {transfer.payment_reference}"),
+    ])
+    result = statements.import_statement(statement, "demo-camt053.xml", actor=operator, now=now - timedelta(days=1),
+                                         jurisdiction=current_app.config["PLATFORM_JURISDICTION"])
+    db.session.commit()
+    steps += [f"{investor.email} withdrew {rest / 100:.2f} EUR; the payment file went to the bank",
+              f"a camt.053 statement matched {result.matched} entries: the withdrawal is paid and "
+              f"{citizen.email}'s bank transfer paid her pledge"]
+    return steps
+
+
+def _bank_statement(iban: str, at: datetime, entries: list[tuple[str, str, int, str | None, str]]) -> bytes:
+    """The platform's camt.053.001.02 statement as its bank would send it (for the demo only)."""
+    from xml.sax.saxutils import escape
+
+    day = at.date().isoformat()
+    body = "".join(
+        f'<Ntry><NtryRef>{ref}</NtryRef><Amt Ccy="EUR">{amount / 100:.2f}</Amt><CdtDbtInd>{direction}</CdtDbtInd>'
+        f"<Sts>BOOK</Sts><BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt><AcctSvcrRef>{ref}</AcctSvcrRef>"
+        "<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>" + ("RCDT" if direction == "CRDT" else "ICDT")
+        + "</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd><NtryDtls><TxDtls>"
+        + (f"<Refs><EndToEndId>{e2e}</EndToEndId></Refs>" if e2e else "")
+        + f"<RmtInf><Ustrd>{escape(text)}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
+        for ref, direction, amount, e2e, text in entries)
+    return ('<?xml version="1.0" encoding="UTF-8"?>'
+            '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>'
+            f"<GrpHdr><MsgId>DEMO-{day}</MsgId><CreDtTm>{day}T08:00:00</CreDtTm></GrpHdr>"
+            f"<Stmt><Id>DEMO-{day}</Id><CreDtTm>{day}T08:00:00</CreDtTm>"
+            f"<Acct><Id><IBAN>{iban}</IBAN></Id><Ccy>EUR</Ccy></Acct>{body}</Stmt></BkToCstmrStmt></Document>"
+            ).encode()

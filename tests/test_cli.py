@@ -69,6 +69,18 @@ def test_demo_money_is_real_and_balances(runner, api_token):
     statuses = set(db.session.scalars(select(Pledge.status)))
     assert {"paid", "settled", "refunded"} <= statuses
     assert db.session.scalar(select(func.count()).select_from(InstalmentShare)) > 0
+    from app.loans.models import Instalment
+    from app.wallets.models import Withdrawal
+    from tests.payments.conftest import assert_wallet_invariants
+
+    assert_wallet_invariants()
+    # The money-back story: reinvested from the wallet, withdrawn and seen paid on a statement,
+    # a bank transfer paid by the same statement, and the loans collected by mandate.
+    assert set(db.session.scalars(select(Withdrawal.status))) == {"paid"}
+    assert set(db.session.scalars(select(Pledge.status).where(Pledge.payment_method.in_(["wallet", "bank_transfer"])))
+               ) == {"paid"}
+    keys = list(db.session.scalars(select(Instalment.paid_key).where(Instalment.status == "paid")))
+    assert keys and all("-charge-mandate-" in key for key in keys)
     for email in ("investor@demo.greenround.eu", "fund@demo.greenround.eu"):
         headers = api_token(email, DEMO_PASSWORD)
         portfolio = runner.app.test_client().get("/api/v1/portfolio", headers=headers).get_json()

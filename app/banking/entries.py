@@ -1,7 +1,7 @@
 """One line of a bank statement, whatever the format it came in (camt.053 or 1C)."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from app.banking.references import find_references
@@ -46,6 +46,17 @@ class StatementEntry:
     status: str | None = None
     additional_info: str | None = None
     currency_expected: bool = True
+    #: Every valid RF reference of the entry: the structured ones first, then those found in
+    #: the free text, without repeats (empty when there is none). Worked out once, on creation.
+    references: tuple[str, ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        found: list[str] = []
+        for text in (*self.structured_references, self.remittance, self.additional_info):
+            for ref in find_references(text):
+                if ref not in found:
+                    found.append(ref)
+        object.__setattr__(self, "references", tuple(found))
 
     @property
     def is_credit(self) -> bool:
@@ -54,17 +65,6 @@ class StatementEntry:
     @property
     def is_debit(self) -> bool:
         return self.credit_debit == DEBIT
-
-    @property
-    def references(self) -> tuple[str, ...]:
-        """Every valid RF reference of the entry: the structured ones first, then those
-        found in the free text, without repeats (an empty tuple when there is none)."""
-        found: list[str] = []
-        for text in (*self.structured_references, self.remittance, self.additional_info):
-            for ref in find_references(text):
-                if ref not in found:
-                    found.append(ref)
-        return tuple(found)
 
 
 def file_error(detail: str) -> ValidationFailed:

@@ -66,10 +66,12 @@ def find_references(text: str | None) -> list[str]:
     """Every valid RF reference in free remittance text, in electronic form, in order of
     appearance and without repeats.
 
-    Spaces inside a reference are allowed (``RF18 5390 0754 7034``). Where words follow a
-    reference, the longest run of whole groups that passes the checksum is taken, so
-    ``"RF18 5390 0754 7034 THANK YOU"`` finds ``RF18539007547034``; a reference with a
-    typo fails the checksum and is not found at all.
+    Spaces inside a reference are allowed (``RF18 5390 0754 7034``), so where words follow
+    a reference the run of groups is ambiguous: every run of whole groups that passes the
+    checksum is a candidate, longest first. ``"RF18 5390 0754 7034 THANK YOU"`` finds
+    ``RF18539007547034`` (and a longer run only if it happens to pass the checksum too: one
+    in 97, and then it names no pledge). A reference with a typo fails the checksum and is
+    not found at all.
     """
     if not text:
         return []
@@ -82,12 +84,10 @@ def find_references(text: str | None) -> list[str]:
         if match is None:
             continue
         pieces = match.group(0).split(" ")
-        # Candidates end at a group boundary; the longest that passes the checksum wins.
         for end in range(len(pieces), 0, -1):
             candidate = "".join(pieces[:end]).upper()
             if 4 < len(candidate) <= 4 + MAX_BODY and is_valid(candidate):
                 if candidate not in found:
                     found.append(candidate)
-                consumed = start.start() + len(" ".join(pieces[:end]))
-                break
+                consumed = max(consumed, start.start() + len(" ".join(pieces[:end])))
     return found

@@ -37,7 +37,8 @@ _RESERVE = (update(_table)
 #: A paid pledge: its reserved room becomes raised money and a backer.
 _COUNT = (update(_table).where(_c.id == bindparam("campaign_id"))
           .values(reserved_amount=_c.reserved_amount - bindparam("reserved"),
-                  raised_amount=_c.raised_amount + bindparam("amount"), backers_count=_c.backers_count + 1))
+                  raised_amount=_c.raised_amount + bindparam("amount"),
+                  backers_count=_c.backers_count + bindparam("pledges")))
 _RELEASE = (update(_table).where(_c.id == bindparam("campaign_id"))
             .values(reserved_amount=_c.reserved_amount - bindparam("amount")))
 _UNCOUNT = (update(_table).where(_c.id == bindparam("campaign_id"))
@@ -65,9 +66,11 @@ def release(campaign_id: int, amount: int) -> None:
     forget(campaign_id)
 
 
-def count(campaign_id: int, amount: int, *, reserved: bool = True) -> None:
-    """A pledge was paid: its room (``reserved``: held while it awaited payment) becomes raised money and a backer."""
-    db.session.execute(_COUNT, {"campaign_id": campaign_id, "amount": amount, "reserved": amount if reserved else 0})
+def count(campaign_id: int, amount: int, *, reserved: bool = True, pledges: int = 1) -> None:
+    """``pledges`` pledges of ``amount`` in all were paid: their room (``reserved``: held while they
+    awaited payment) becomes raised money, and each a backer."""
+    db.session.execute(_COUNT, {"campaign_id": campaign_id, "amount": amount, "reserved": amount if reserved else 0,
+                                "pledges": pledges})
     forget(campaign_id)
 
 

@@ -33,7 +33,7 @@ from app.payments.queries import (
     pledges_query,
 )
 from app.payments.refunds import record_gateway_refund, refund_key, refund_pledge
-from app.payments.transfers import instructions, pledge_for_reference, qr_svg, settle_transfer
+from app.payments.transfers import instructions, pledge_for_reference, qr_svg, settle_transfer, settle_transfers
 
 __all__ = [
     "GatewayUnavailable",
@@ -66,4 +66,5 @@ __all__ = [
     "revoke_pledge",
     "settle_pledge",
     "settle_transfer",
+    "settle_transfers",
 ]

@@ -210,6 +210,54 @@ class PledgeStore(ABC):
         """
 
 
+    def settle_many(self, pledges: Sequence[Pledge], *, now: datetime) -> list[Pledge]:
+        """A batch of pending bank-transfer pledges paid by a statement, in a few set-based
+        statements: pending_payment → paid (the PAY move, only those still pending, locked
+        first), each one's reflection period restarted from now, its ``pledge_paid`` posting
+        (key ``pledge-<id>-paid``, the accounts ``ledger.pledge_paid`` names) and each round's
+        counters moved once for all its pledges. Returns the pledges moved, in id order (their
+        loaded attributes set as written); the caller audits and tells the investors.
+        """
+        wanted = {p.id: p for p in pledges}
+        if not wanted:
+            return []
+        still = set(db.session.scalars(
+            select(_p.id).where(_p.id.in_(list(wanted)), _p.status.in_([s.value for s in sources(Event.PAY)]))
+            .order_by(_p.id).with_for_update()))
+        moved = [wanted[i] for i in sorted(still)]
+        if not moved:
+            return []
+        rows = []
+        for pledge in moved:
+            reflection = (pledge.reflection_ends_at - pledge.created_at) if pledge.reflection_ends_at else None
+            rows.append({"pledge_id": pledge.id, "now": now, "ends": now + reflection if reflection else None})
+        self._mark_settled(rows)
+        flows = [ledger.pledge_paid(pledge) for pledge in moved]
+        ids = ledger.account_ids(ref for flow in flows for ref, _ in flow.entries)
+        claimed = db.session.execute(insert(_ledger_tx).returning(_ledger_tx.c.id, _ledger_tx.c.pledge_id,
+                                                                   sort_by_parameter_order=True), [
+            {"idempotency_key": f.idempotency_key, "description": f.description[:200], "created_at": now,
+             "campaign_id": f.campaign_id, "pledge_id": f.pledge_id} for f in flows]).all()
+        transaction_of = {row.pledge_id: row.id for row in claimed}
+        db.session.execute(_INSERT_LEDGER_ENTRIES, [
+            {"transaction_id": transaction_of[f.pledge_id], "account_id": ids[ref], "amount": amount,
+             "currency": ref.currency} for f in flows for ref, amount in f.entries])
+        per_round: dict[int, list[int]] = {}
+        for pledge in moved:
+            per_round.setdefault(pledge.campaign_id, []).append(pledge.amount)
+        for campaign_id in sorted(per_round):
+            room.count(campaign_id, sum(per_round[campaign_id]), pledges=len(per_round[campaign_id]))
+        paid = target(Event.PAY).value
+        for pledge, row in zip(moved, rows, strict=True):
+            for name, value in (("status", paid), ("paid_at", now), ("reflection_ends_at", row["ends"])):
+                set_committed_value(pledge, name, value)
+        return moved
+
+    def _mark_settled(self, rows: list[dict[str, Any]]) -> None:
+        """pending_payment → paid for the locked pledges of ``settle_many`` (one executemany)."""
+        db.session.execute(_SETTLED, rows)
+
+
 class SequentialStore(PledgeStore):
     """SQLite (and any database without data-modifying CTEs): one statement per step, the hot
     campaign row last, so it stays locked only until the commit."""
@@ -257,6 +305,10 @@ def _counted_pg(claimed: Any) -> Any:
 
 class OneStatementStore(PledgeStore):
     """PostgreSQL: each hot-path write is one data-modifying statement (one round trip)."""
+
+    def _mark_settled(self, rows: list[dict[str, Any]]) -> None:
+        db.session.execute(_SETTLED_PG, {"ids": [r["pledge_id"] for r in rows], "ends": [r["ends"] for r in rows],
+                                         "now": rows[0]["now"], "paid": target(Event.PAY).value})
 
     def refund_many(self, refunds: Sequence[tuple[Any, str, str]], *, now: datetime) -> list[int]:
         return _refund_many_one_statement(refunds, now=now)
@@ -317,6 +369,14 @@ def _refund_many_sqlite() -> tuple[Any, Any, Any]:
 
 _STILL_PAID_SQLITE, _REFUNDED_SQLITE, _CLAIM_TX_SQLITE = _refund_many_sqlite()
 _INSERT_LEDGER_ENTRIES = insert(_ledger_entries)
+#: PostgreSQL: the same from two arrays, one statement for the batch.
+_SETTLED_PG = text("""
+UPDATE pledges AS p SET status = :paid, paid_at = :now, reflection_ends_at = given.ends
+FROM unnest(CAST(:ids AS integer[]), CAST(:ends AS timestamptz[])) AS given(id, ends)
+WHERE p.id = given.id
+""").bindparams(bindparam("now", type_=_p.paid_at.type))
+_SETTLED = (update(pledge_table).where(_p.id == bindparam("pledge_id"))
+            .values(status=target(Event.PAY).value, paid_at=bindparam("now"), reflection_ends_at=bindparam("ends")))
 
 
 def _refund_many_sequential(refunds: Sequence[tuple[Any, str, str]], *, now: datetime) -> list[int]:

@@ -11,17 +11,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.accounts.models import User
 from app.banking import epc_qr, references
 from app.campaigns.models import Campaign
-from app.core.audit import audit
+from app.core.audit import audit, audit_deferred_many
 from app.core.i18n import _
 from app.core.money import format_money
 from app.extensions import db
-from app.notifications.services import enqueue
+from app.notifications.services import enqueue, enqueue_many
 from app.payments import methods
 from app.payments.models import Pledge, PledgeStatus
 from app.payments.store import store
@@ -105,17 +106,53 @@ def settle_transfer(pledge: Pledge, *, amount: int, currency: str, now: datetime
     return True
 
 
-def _tell_paid(pledge: Pledge, campaign: Campaign, now: datetime) -> None:
-    investor = db.session.get(User, pledge.investor_id)
-    amount = format_money(pledge.amount, pledge.currency, getattr(investor, "locale", None) or "en")
+def settle_transfers(matches: list[tuple[Pledge, int, str]], *, now: datetime) -> set[int]:
+    """``settle_transfer`` for a batch of statement credits ``(pledge, amount, currency)``: the
+    ids of the pledges paid. The same rules, decided in set-based statements (one per step,
+    not per pledge): a statement of 100,000 transfers imports in seconds. Flushes."""
+    payable = [p for p, amount, currency in matches
+               if p.payment_method == methods.BANK_TRANSFER and p.status == PledgeStatus.PENDING_PAYMENT
+               and amount == p.amount and currency == p.currency]
+    moved = store().settle_many(payable, now=now)
+    if not moved:
+        return set()
+    audit_deferred_many("pledge.paid_by_transfer", (
+        ("pledge", p.id, {"reference": p.payment_reference, "amount": p.amount}) for p in moved), at=now)
+    investors = {u.id: u for u in db.session.execute(
+        select(User.id, User.email, User.locale).where(User.id.in_({p.investor_id for p in moved})))}
+    titles = dict(db.session.execute(select(Campaign.id, Campaign.title)
+                                     .where(Campaign.id.in_({p.campaign_id for p in moved}))).all())
+    messages = []
+    for pledge in moved:
+        investor = investors.get(pledge.investor_id)
+        if investor is None:
+            continue
+        locale = investor.locale or "en"
+        subject, body = _paid_message(pledge, titles[pledge.campaign_id], locale)
+        with force_locale(locale):
+            messages.append({"user_id": investor.id, "to_address": investor.email, "kind": "pledge_paid_by_transfer",
+                             "dedupe_key": f"pledge-{pledge.id}-paid-by-transfer", "subject": str(subject)[:200],
+                             "body": str(body)})
+    enqueue_many(messages, now=now)
+    return {p.id for p in moved}
+
+
+def _paid_message(pledge: Pledge, title: str, locale: str) -> tuple[Any, Any]:
+    amount = format_money(pledge.amount, pledge.currency, locale)
     if pledge.reflection_ends_at:
         body = _l("Your transfer of %(amount)s paid your pledge to %(title)s. You may revoke it until "
-                  "%(deadline)s UTC.", amount=amount, title=campaign.title,
+                  "%(deadline)s UTC.", amount=amount, title=title,
                   deadline=pledge.reflection_ends_at.strftime("%Y-%m-%d %H:%M"))
     else:
-        body = _l("Your transfer of %(amount)s paid your pledge to %(title)s.", amount=amount, title=campaign.title)
+        body = _l("Your transfer of %(amount)s paid your pledge to %(title)s.", amount=amount, title=title)
+    return _l("Transfer received: %(title)s", title=title), body
+
+
+def _tell_paid(pledge: Pledge, campaign: Campaign, now: datetime) -> None:
+    investor = db.session.get(User, pledge.investor_id)
+    subject, body = _paid_message(pledge, campaign.title, getattr(investor, "locale", None) or "en")
     enqueue(investor, kind="pledge_paid_by_transfer", dedupe_key=f"pledge-{pledge.id}-paid-by-transfer", now=now,
-            subject=_l("Transfer received: %(title)s", title=campaign.title), body=body)
+            subject=subject, body=body)
 
 
 def refused_reason(pledge: Pledge | None) -> str:

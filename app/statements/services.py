@@ -2,9 +2,10 @@
 lines that matched nothing. Services flush; the caller commits (one statement, one commit).
 
 Matching works by the batch: ``BATCH`` entries are read from the stream, their dedupe keys
-looked up in one query, the pledges their RF references name in one more, and only then is
-each candidate settled through ``payments.services.settle_transfer`` (which decides: still
-pending, not expired, same amount and currency). The lines go in with one multi-row INSERT.
+looked up in one query, the pledges their RF references name in one more, and the credits
+that name one are settled together through ``payments.services.settle_transfers`` (which
+decides: still pending, same amount and currency; a few statements per batch, not per
+pledge). The lines go in with one multi-row INSERT.
 """
 
 import hashlib
@@ -144,9 +145,14 @@ def _import_batch(statement: BankStatement, batch: list[StatementEntry], seen: s
     if not fresh:
         return
     pledges = _pending_pledges(fresh)
+    claims = _claims(fresh, pledges)
+    paid = payments.settle_transfers([(pledges[ref], entry.amount, entry.currency) for entry, ref in claims.values()],
+                                     now=now)
     rows = []
-    for entry in fresh:
-        pledge_id, withdrawal_id = _reconcile(entry, pledges, now)
+    for n, entry in enumerate(fresh):
+        claim = claims.get(n)
+        pledge_id = pledges[claim[1]].id if claim is not None and pledges[claim[1]].id in paid else None
+        withdrawal_id = None if pledge_id is not None or claim is not None else _withdrawal(entry, now)
         matched = pledge_id is not None or withdrawal_id is not None
         statement.matched += matched
         statement.unmatched += not matched
@@ -168,29 +174,35 @@ def _pending_pledges(entries: list[StatementEntry]) -> dict[str, Pledge]:
     return {p.payment_reference: p for p in db.session.scalars(_PENDING_BY_REFERENCE, {"refs": refs})}
 
 
-def _reconcile(entry: StatementEntry, pledges: dict[str, Pledge], now: datetime) -> tuple[int | None, int | None]:
-    """(pledge id, withdrawal id) the entry settled; (None, None) leaves it unmatched."""
-    if entry.is_return:
-        if entry.end_to_end_id:
-            withdrawal = wallets.record_withdrawal_returned(entry.end_to_end_id, reason=entry.return_reason, now=now)
-            if withdrawal is not None:
-                return None, withdrawal.id
-        return None, None
-    if entry.is_debit:
-        if entry.end_to_end_id:
-            withdrawal = wallets.record_withdrawal_paid(entry.end_to_end_id, amount=entry.amount,
-                                                        currency=entry.currency, now=now)
-            if withdrawal is not None:
-                return None, withdrawal.id
-        return None, None
-    for ref in entry.references:
-        pledge = pledges.get(ref)
-        if pledge is None or pledge.amount != entry.amount or pledge.currency != entry.currency:
+def _claims(entries: list[StatementEntry], pledges: dict[str, Pledge]) -> dict[int, tuple[StatementEntry, str]]:
+    """Which credit (by its position in the batch) pays which pending pledge (by reference):
+    the first of its references whose pledge has the same amount and currency, and each
+    pledge at most once (a second credit with the same reference is not a second payment)."""
+    claims: dict[int, tuple[StatementEntry, str]] = {}
+    taken: set[str] = set()
+    for n, entry in enumerate(entries):
+        if not entry.is_credit or entry.is_return:
             continue
-        if payments.settle_transfer(pledge, amount=entry.amount, currency=entry.currency, now=now):
-            del pledges[ref]  # a second credit with the same reference is not a second payment
-            return pledge.id, None
-    return None, None
+        for ref in entry.references:
+            pledge = pledges.get(ref)
+            if (pledge is not None and ref not in taken and pledge.amount == entry.amount
+                    and pledge.currency == entry.currency):
+                claims[n] = (entry, ref)
+                taken.add(ref)
+                break
+    return claims
+
+
+def _withdrawal(entry: StatementEntry, now: datetime) -> int | None:
+    """The withdrawal a debit paid, or a return sent back, by its end-to-end id; None if none."""
+    if not entry.end_to_end_id or not (entry.is_debit or entry.is_return):
+        return None
+    if entry.is_return:
+        withdrawal = wallets.record_withdrawal_returned(entry.end_to_end_id, reason=entry.return_reason, now=now)
+    else:
+        withdrawal = wallets.record_withdrawal_paid(entry.end_to_end_id, amount=entry.amount,
+                                                    currency=entry.currency, now=now)
+    return withdrawal.id if withdrawal is not None else None
 
 
 def _row(statement_id: int, e: StatementEntry, status: LineStatus, pledge_id: int | None,

@@ -46,3 +46,9 @@ def test_found_in_free_text_with_spaces_and_lower_case():
 def test_normalize_and_format():
     assert normalize("rf18 5390 0754 7034") == "RF18539007547034"
     assert format_reference("RF18539007547034") == "RF18 5390 0754 7034"
+
+
+def test_a_reference_followed_by_words_is_found_even_when_a_longer_run_passes_the_checksum_too():
+    # "RF17P1" + "THANK" happens to pass the mod-97 check as well: both are candidates.
+    assert make_reference("P", 1) == "RF17P1"
+    assert "RF17P1" in find_references("Pledge RF17P1 thank you")

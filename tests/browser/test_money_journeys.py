@@ -177,22 +177,56 @@ def test_investor_pledges_then_revokes_a_second_pledge_in_the_reflection_period(
 # --- 2. declined card and 3-D Secure ------------------------------------------------------------------
 
 
+def wallet_available(page: Page, token: str) -> int:
+    return {b["currency"]: b for b in api_get(page, "/api/v1/me/wallet", token)["balances"]}["EUR"]["available"]
+
+
+def test_investor_withdraws_and_the_operator_sends_the_payment_file(page: Page) -> None:
+    """The wallet page takes a withdrawal to the saved bank account; the operator puts it in a
+    pain.001 file and the investor sees it sent."""
+    log_in(page, email=DEMO_INVESTOR, password=DEMO_PASSWORD)
+    token = api_token(page, DEMO_INVESTOR)
+    before = wallet_available(page, token)
+    page.get_by_role("link", name="Wallet", exact=True).click()
+    expect(page.get_by_role("heading", level=1, name="Your wallet")).to_be_visible()
+    withdraw = page.get_by_role("region", name="Withdraw to your bank account")
+    withdraw.get_by_label("Amount").fill("25")
+    withdraw.get_by_role("button", name="Withdraw").click()
+    expect(page.get_by_role("status")).to_contain_text("Withdrawal of €25.00 requested")
+    expect(page.get_by_test_id("withdrawal-status").first).to_have_text("Requested")
+    assert wallet_available(page, token) == before - 25_00
+
+    withdraw.get_by_label("Amount").fill("999999")
+    withdraw.get_by_role("button", name="Withdraw").click()
+    expect(page.get_by_label("Amount")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#amount-error")).to_contain_text("more than your available balance")
+    assert wallet_available(page, token) == before - 25_00
+
+    log_out_button(page).click()
+    log_in(page, email="operator@demo.greenround.eu", password=DEMO_PASSWORD)
+    page.get_by_role("link", name="Withdrawals", exact=True).click()
+    page.get_by_role("button", name="Create the pain.001 file").click()
+    expect(page.get_by_role("status")).to_contain_text("Download it and upload it to the bank")
+    expect(page.get_by_text("No withdrawal is waiting.")).to_be_visible()
+    log_out_button(page).click()
+    log_in(page, email=DEMO_INVESTOR, password=DEMO_PASSWORD)
+    page.get_by_role("link", name="Wallet", exact=True).click()
+    expect(page.get_by_test_id("withdrawal-status").first).to_have_text("Sent to the bank")
+
+
 def test_investor_reinvests_from_the_wallet_and_pledges_by_bank_transfer(page: Page) -> None:
     """Repayments wait in the wallet: a pledge paid from it moves no card money; a bank
     transfer shows the details and the QR code a banking app scans."""
     log_in(page, email=DEMO_INVESTOR, password=DEMO_PASSWORD)
     token = api_token(page, DEMO_INVESTOR)
-    before = {b["currency"]: b for b in api_get(page, "/api/v1/me/wallet", token)["balances"]}["EUR"]["available"] \
-        if page.request.get("/api/v1/me/wallet", headers={"Authorization": f"Bearer {token}"}).ok else None
+    before = wallet_available(page, token)
 
     open_campaign(page, LASNAMAE)
     submit_pledge(pledge_section(page), amount="60", card="wallet")
     pledge_id(page)
     expect(page.get_by_role("status")).to_have_text("Thank you: your pledge of €60.00 is paid.")
     expect(status_cell(page)).to_have_text("Paid")
-    if before is not None:
-        after = {b["currency"]: b for b in api_get(page, "/api/v1/me/wallet", token)["balances"]}["EUR"]["available"]
-        assert after == before - 60_00
+    assert wallet_available(page, token) == before - 60_00
 
     open_campaign(page, LASNAMAE)
     submit_pledge(pledge_section(page), amount="75", card="bank_transfer")

@@ -272,3 +272,21 @@ def test_a_1c_statement_is_refused_outside_russia(post_file, operator):
 
     assert_problem(post_file(operator, exchange(document())), 422, "file")
     assert stored() == (0, 0)
+
+
+def test_one_statement_pays_many_pledges_in_several_rounds_and_each_round_counts_them(post_file, operator,
+                                                                                     pledge_api, investor):
+    from tests.factories import CampaignFactory
+    from tests.payments.conftest import fresh
+
+    rounds = [CampaignFactory(status="live"), CampaignFactory(status="live")]
+    pledges = [pending_transfer(pledge_api, investor, c, amount) for c in rounds for amount in (100_00, 250_00)]
+    entries = [credit(p["payment_instructions"]["reference"], amount=f"{p['amount'] / 100:.2f}", bank_ref=f"ASR-{n}")
+               for n, p in enumerate(pledges)]
+    body = post_file(operator, statement(entries)).get_json()
+    assert (body["matched"], body["unmatched"]) == (4, 0)
+    assert {status_of(p["id"]) for p in pledges} == {"paid"}
+    for c in rounds:
+        assert (fresh(c).raised_amount, fresh(c).reserved_amount, fresh(c).backers_count) == (350_00, 0, 2)
+    paid = db.session.get(Pledge, pledges[0]["id"])
+    assert paid.reflection_ends_at is None or paid.reflection_ends_at > paid.paid_at
