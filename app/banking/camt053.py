@@ -15,6 +15,7 @@ The entries are yielded while the file is read, so an error may come after some 
 import a statement in one transaction, so that an error keeps nothing of it.
 """
 
+import hashlib
 import io
 import os
 import re
@@ -245,7 +246,10 @@ def _entries(
     party = "Dbtr" if credit_debit == CREDIT else "Cdtr"
     details = [tx for dtls in ntry.iterchildren(f"{{{etree.QName(ntry).namespace}}}NtryDtls") for tx in dtls
                if isinstance(tx.tag, str) and tx.tag.endswith("}TxDtls")]
-    key = bank_ref or f"stmt:{stmt_id}:{position}"
+    # Without the bank's own reference, the entry's content names it (with its place, so that
+    # two identical entries stay two): another file without a statement id never collides.
+    key = bank_ref or (f"stmt:{stmt_id}:{position}:{credit_debit}:{amount}{currency}:{booking_date or ''}:"
+                       f"{hashlib.sha256(etree.tostring(ntry)).hexdigest()[:16]}")
 
     def make(tx: Index, dedupe_key: str, tx_amount: int, tx_currency: str) -> StatementEntry:
         e2e = _text(tx, "Refs/EndToEndId")

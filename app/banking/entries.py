@@ -14,6 +14,8 @@ DEBIT = "DBIT"
 
 _AMOUNT = re.compile(r"(\d{1,18})(?:\.(\d{1,5}))?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+#: The largest amount a ledger row holds (BIGINT); anything above is a broken or hostile file.
+MAX_MINOR = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,10 @@ def parse_amount(text: str | None, currency: str, where: str) -> int:
         raise file_error(_("%(where)s: %(value)r is not an amount in %(currency)s.", where=where, value=value,
                            currency=currency))
     whole, fraction = match.group(1), (match.group(2) or "")
-    return int(whole) * 10**digits + int(fraction.ljust(digits, "0") or 0)
+    minor = int(whole) * 10**digits + int(fraction.ljust(digits, "0") or 0)
+    if minor > MAX_MINOR:
+        raise file_error(_("%(where)s: %(value)r is larger than any account holds.", where=where, value=value))
+    return minor
 
 
 def check_currency(code: str | None, where: str) -> str:

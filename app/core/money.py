@@ -1,5 +1,6 @@
 """Money as integer minor units plus an ISO 4217 currency — never floats."""
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -50,6 +51,19 @@ def format_money(amount: int, currency: str, locale: str = "en") -> str:
     """Format minor units for people, e.g. 123456 EUR → '€1,234.56' or '1 234,56 €'."""
     value = Decimal(amount).scaleb(-minor_digits(currency))
     return format_currency(value, currency, locale=locale)
+
+
+_TYPED_AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,4})?")
+
+
+def parse_typed(text: str, currency: str) -> int:
+    """An amount typed in a form ("1 234,50", "100") to minor units. Only ASCII digits with
+    one decimal point or comma: exponents, infinities, signs and other scripts' digits are
+    refused with ValueError, like more decimals than the currency has."""
+    compact = (text or "").strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    if not _TYPED_AMOUNT.fullmatch(compact):
+        raise ValueError(f"{text!r} is not an amount")
+    return to_minor(compact, currency)
 
 
 def to_minor(value: Decimal | str | int, currency: str) -> int:

@@ -9,21 +9,23 @@ from app.core.errors import ValidationFailed
 from app.extensions import db
 
 MAX_PER_PAGE = 100
+#: Far beyond any list; above it an OFFSET would overflow the database's integers.
+MAX_PAGE = 10**9
 
 
 def page_args(args: Mapping[str, str], default_per_page: int = 20) -> tuple[int, int]:
     """Read page and per_page, refusing (not clamping) values out of range."""
     errors: dict[str, list[str]] = {}
     values = {}
-    for name, default, upper in (("page", 1, None), ("per_page", default_per_page, MAX_PER_PAGE)):
+    for name, default, upper in (("page", 1, MAX_PAGE), ("per_page", default_per_page, MAX_PER_PAGE)):
         raw = args.get(name, str(default))
         try:
             value = int(raw)
         except ValueError:
             errors[name] = ["Must be a whole number."]
             continue
-        if value < 1 or (upper is not None and value > upper):
-            errors[name] = [f"Must be between 1 and {upper}." if upper else "Must be at least 1."]
+        if not 1 <= value <= upper:
+            errors[name] = [f"Must be between 1 and {upper}."]
             continue
         values[name] = value
     if errors:

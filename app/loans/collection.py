@@ -136,10 +136,15 @@ def pay_by_hand(instalment_id: int, actor: Any, data: Any, *, now: datetime,
         if not 1 <= len(key) <= 255:
             raise ValidationFailed(_("The Idempotency-Key is invalid."),
                                    {"Idempotency-Key": [_("Use 1 to 255 characters.")]})
-        attempt = "api-" + hashlib.sha256(key.encode()).hexdigest()[:32]
-        if instalment.status == InstalmentStatus.PAID and instalment.paid_key == services.charge_key(
-                instalment.id, attempt):
-            return instalment, True
+        # The key's digest, then the body's: the same key with another body is told apart.
+        keyed = "api-" + hashlib.sha256(key.encode()).hexdigest()[:20]
+        attempt = keyed + hashlib.sha256(method.encode()).hexdigest()[:12]
+        if instalment.status == InstalmentStatus.PAID and instalment.paid_key:
+            if instalment.paid_key == services.charge_key(instalment.id, attempt):
+                return instalment, True
+            if instalment.paid_key.startswith(services.charge_key(instalment.id, keyed)):
+                raise ValidationFailed(_("This Idempotency-Key was used for a different request."),
+                                       {"Idempotency-Key": [_("Already used with another body; use a new key.")]})
     else:
         attempt = "api-" + hashlib.sha256(f"{now.isoformat()}:{id(data)}".encode()).hexdigest()[:32]
     if not gateway().supports_payment_method(method):

@@ -122,6 +122,8 @@ def _reserve_pledge(actor: Any, campaign: Any, data: Any, digest: str, key: str 
     if facts is None:
         raise NotAllowed(_("Fill in your investor profile before pledging."))
     amount, currency = clean["amount"], campaign.currency
+    if method == methods.BANK_TRANSFER:
+        rules.check_transfer_currency(currency, j.currency)
     already = 0
     if limits.annual_cap_applies(facts, j):
         # Held until the reservation commits: this investor's next pledge waits and counts this one.

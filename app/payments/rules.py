@@ -106,3 +106,12 @@ def check_readiness(actor: Any, now: datetime, j: limits.JurisdictionProfile,
         missing = [step["detail"] for step in ready.steps if not step["done"]]
         raise NotAllowed(_("You cannot pledge yet: complete the steps on your investing page first."),
                          {"readiness": missing or [_("Your account cannot invest.")]})
+
+
+def check_transfer_currency(currency: str, account_currency: str) -> None:
+    """The client-money account holds one currency: a bank transfer in another could never be
+    matched on its statement (422 naming ``payment_method``)."""
+    if currency != account_currency:
+        text = _("Bank transfers are accepted in %(currency)s only; pay this %(other)s round by card or from "
+                 "your wallet.", currency=account_currency, other=currency)
+        raise ValidationFailed(text, {"payment_method": [text]})

@@ -212,8 +212,8 @@ class PledgeStore(ABC):
 
     def settle_many(self, pledges: Sequence[Pledge], *, now: datetime) -> list[Pledge]:
         """A batch of pending bank-transfer pledges paid by a statement, in a few set-based
-        statements: pending_payment → paid (the PAY move, only those still pending, locked
-        first), each one's reflection period restarted from now, its ``pledge_paid`` posting
+        statements: pending_payment → paid (the PAY move, only those still pending and before
+        their ``pay_by``, locked first), each one's reflection period restarted from now, its ``pledge_paid`` posting
         (key ``pledge-<id>-paid``, the accounts ``ledger.pledge_paid`` names) and each round's
         counters moved once for all its pledges. Returns the pledges moved, in id order (their
         loaded attributes set as written); the caller audits and tells the investors.
@@ -222,7 +222,8 @@ class PledgeStore(ABC):
         if not wanted:
             return []
         still = set(db.session.scalars(
-            select(_p.id).where(_p.id.in_(list(wanted)), _p.status.in_([s.value for s in sources(Event.PAY)]))
+            select(_p.id).where(_p.id.in_(list(wanted)), _p.status.in_([s.value for s in sources(Event.PAY)]),
+                                or_(_p.pay_by.is_(None), _p.pay_by > now))
             .order_by(_p.id).with_for_update()))
         moved = [wanted[i] for i in sorted(still)]
         if not moved:

@@ -89,11 +89,12 @@ def pledge_for_reference(reference: str) -> Pledge | None:
 def settle_transfer(pledge: Pledge, *, amount: int, currency: str, now: datetime, actor: Any = None) -> bool:
     """A statement line pays a pending bank-transfer pledge: True if it did. Flushes.
 
-    Only the exact amount in the pledge's currency, and only while it is pending: an
-    expired, failed or already paid pledge is never paid (again); the line stays unmatched.
+    Only the exact amount in the pledge's currency, and only while it is pending and before
+    its ``pay_by``: an expired (even if the sweep has not marked it yet), failed or already
+    paid pledge is never paid (again); the line stays unmatched.
     """
     if (pledge.payment_method != methods.BANK_TRANSFER or pledge.status != PledgeStatus.PENDING_PAYMENT
-            or amount != pledge.amount or currency != pledge.currency):
+            or amount != pledge.amount or currency != pledge.currency or (pledge.pay_by and pledge.pay_by <= now)):
         return False
     reflection = (pledge.reflection_ends_at - pledge.created_at) if pledge.reflection_ends_at else None
     if not store().pay(pledge, None, now=now):

@@ -12,7 +12,7 @@ from app.campaigns import services as campaigns
 from app.core.clock import now
 from app.core.errors import DomainError, NotFound, ValidationFailed
 from app.core.forms import apply_errors
-from app.core.money import format_money, minor_digits, to_minor
+from app.core.money import format_money, minor_digits, parse_typed
 from app.core.permissions import Permission, can, current_actor, requires
 from app.extensions import db
 from app.investors import limits
@@ -93,9 +93,8 @@ def index():
 
 
 def _form_data(form: PledgeForm, currency: str) -> dict:
-    raw = (form.amount.data or "").strip().replace(" ", "").replace(",", ".")
     try:
-        amount = to_minor(raw, currency)
+        amount = parse_typed(form.amount.data or "", currency)
     except (InvalidOperation, ValueError):
         raise ValidationFailed(_("The pledge is invalid."), {
             "amount": [_("Enter an amount such as 500 or 500.50 (at most %(digits)s decimals).",

@@ -14,6 +14,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select
 
 from app.accounts.models import User
@@ -21,7 +22,7 @@ from app.campaigns.models import Campaign, CampaignStatus
 from app.core.money import format_money
 from app.extensions import db
 from app.jobs.sweep import BatchOutcome
-from app.notifications.services import enqueue_many
+from app.notifications.services import enqueue, enqueue_many
 from app.payments import methods
 from app.payments.models import Pledge, PledgeStatus
 from app.payments.refunds import refund_pledge, refund_round_batch
@@ -55,11 +56,12 @@ def refund_to_wallet(pledge: Pledge, now: datetime) -> None:
     reason = "round_cancelled" if campaign.status == CampaignStatus.CANCELLED else "round_failed"
     refund_pledge(pledge, now=now, reason=reason)
     investor = db.session.get(User, pledge.investor_id)
-    enqueue_many([{"user_id": investor.id, "to_address": investor.email, "kind": "refund",
-                   "dedupe_key": f"refund-{pledge.id}", "subject": f"Refund: {campaign.title}",
-                   "body": f"The round of {campaign.title} did not go ahead ({reason.replace('_', ' ')}). "
-                           f"Your pledge of {_money(pledge.amount, pledge.currency)} is back in your wallet."}],
-                 now=now)
+    why = _l("the round was cancelled") if reason == "round_cancelled" else _l("the round did not reach its target")
+    enqueue(investor, kind="refund", dedupe_key=f"refund-{pledge.id}", now=now,
+            subject=_l("Refund: %(title)s", title=campaign.title),
+            body=_l("The round of %(title)s did not go ahead (%(why)s). Your pledge of %(amount)s is back in your "
+                    "wallet: reinvest it or withdraw it to your bank account.", title=campaign.title, why=why,
+                    amount=_money(pledge.amount, pledge.currency)))
 
 
 _CLAIM = (select(Pledge.id, Pledge.campaign_id, Pledge.investor_id, Pledge.fund_id, Pledge.amount, Pledge.currency,

@@ -11,10 +11,12 @@ pledge). The lines go in with one multi-row INSERT.
 import hashlib
 import io
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from itertools import islice
 from typing import IO, Any
 
+from flask import current_app
 from sqlalchemy import Select, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -105,7 +107,7 @@ def import_statement(source: bytes | IO[bytes], filename: str, *, actor: Any, no
     db.session.flush()
     seen: set[str] = set()
     for batch in _batches(reader.iter_entries(stream, expected_currency=currency)):
-        _check_currency(batch, currency)
+        _check_entries(batch, currency, _expected_account(jurisdiction))
         if statement.account is None:
             statement.account = next((e.account for e in batch if e.account), None)
         _import_batch(statement, batch, seen, now)
@@ -117,7 +119,26 @@ def import_statement(source: bytes | IO[bytes], filename: str, *, actor: Any, no
     return statement
 
 
-def _check_currency(batch: list[StatementEntry], currency: str) -> None:
+#: Column widths of ``statement_lines``: a longer value is a broken file, not a 500.
+_WIDTHS = (("dedupe_key", 255), ("bank_ref", 255), ("end_to_end_id", 64), ("return_reason", 64), ("account", 34))
+
+
+def _expected_account(jurisdiction: Any) -> str:
+    """The client-money account a statement must be for (the nominal account in Russia)."""
+    config = current_app.config
+    return config["PLATFORM_RU_ACCOUNT"] if _code(jurisdiction) == "RU" else config["PLATFORM_IBAN"]
+
+
+def _check_entries(batch: list[StatementEntry], currency: str, account: str) -> None:
+    for entry in batch:
+        if entry.account and entry.account.replace(" ", "").upper() != account:
+            raise _file_error(_("The statement is for account %(found)s, not the platform's client-money account.",
+                                found=entry.account))
+        for name, width in _WIDTHS:
+            value = getattr(entry, name)
+            if value is not None and len(value) > width:
+                raise _file_error(_("An entry's %(field)s is longer than %(width)s characters.", field=name,
+                                    width=width))
     for entry in batch:
         if not entry.currency_expected or entry.currency != currency or (
                 entry.account_currency and entry.account_currency != currency):
@@ -134,6 +155,7 @@ _PENDING_BY_REFERENCE = select(Pledge).where(
 
 def _import_batch(statement: BankStatement, batch: list[StatementEntry], seen: set[str], now: datetime) -> None:
     statement.entries += len(batch)
+    batch = [_as_seen(e) for e in batch]
     known = set(db.session.scalars(_KNOWN_KEYS, {"keys": list({e.dedupe_key for e in batch})}))
     fresh: list[StatementEntry] = []
     for entry in batch:
@@ -174,6 +196,17 @@ def _pending_pledges(entries: list[StatementEntry]) -> dict[str, Pledge]:
     return {p.payment_reference: p for p in db.session.scalars(_PENDING_BY_REFERENCE, {"refs": refs})}
 
 
+def _booked(entry: StatementEntry) -> bool:
+    """Only a booked entry is money on the account; a pending or informational one moves nothing."""
+    return entry.status in (None, "BOOK")
+
+
+def _as_seen(entry: StatementEntry) -> StatementEntry:
+    """A pending entry is kept under a key of its own, so the booked one that follows (same
+    ``AcctSvcrRef``) is not taken for a duplicate."""
+    return entry if _booked(entry) else replace(entry, dedupe_key=f"{entry.dedupe_key}:{entry.status}"[:255])
+
+
 def _claims(entries: list[StatementEntry], pledges: dict[str, Pledge]) -> dict[int, tuple[StatementEntry, str]]:
     """Which credit (by its position in the batch) pays which pending pledge (by reference):
     the first of its references whose pledge has the same amount and currency, and each
@@ -181,7 +214,7 @@ def _claims(entries: list[StatementEntry], pledges: dict[str, Pledge]) -> dict[i
     claims: dict[int, tuple[StatementEntry, str]] = {}
     taken: set[str] = set()
     for n, entry in enumerate(entries):
-        if not entry.is_credit or entry.is_return:
+        if not entry.is_credit or entry.is_return or not _booked(entry):
             continue
         for ref in entry.references:
             pledge = pledges.get(ref)
@@ -195,10 +228,11 @@ def _claims(entries: list[StatementEntry], pledges: dict[str, Pledge]) -> dict[i
 
 def _withdrawal(entry: StatementEntry, now: datetime) -> int | None:
     """The withdrawal a debit paid, or a return sent back, by its end-to-end id; None if none."""
-    if not entry.end_to_end_id or not (entry.is_debit or entry.is_return):
+    if not entry.end_to_end_id or not (entry.is_debit or entry.is_return) or not _booked(entry):
         return None
     if entry.is_return:
-        withdrawal = wallets.record_withdrawal_returned(entry.end_to_end_id, reason=entry.return_reason, now=now)
+        withdrawal = wallets.record_withdrawal_returned(entry.end_to_end_id, amount=entry.amount,
+                                                        currency=entry.currency, reason=entry.return_reason, now=now)
     else:
         withdrawal = wallets.record_withdrawal_paid(entry.end_to_end_id, amount=entry.amount,
                                                     currency=entry.currency, now=now)

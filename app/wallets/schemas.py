@@ -86,7 +86,8 @@ class WithdrawalSchema(Schema):
 
 
 class BatchInputSchema(Schema):
-    currency = fields.String(load_default="EUR", validate=validate.OneOf(SUPPORTED_CURRENCIES))
+    currency = fields.String(load_default=None, validate=validate.OneOf(SUPPORTED_CURRENCIES),
+                             metadata={"description": "default: the platform's currency (EUR, or RUB in Russia)"})
 
 
 class BatchSchema(Schema):

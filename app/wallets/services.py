@@ -265,7 +265,8 @@ def create_batch(actor: Any, data: Any, *, now: datetime, ip_address: str | None
     """
     if not can(actor, Permission.PAY_WITHDRAWALS):
         raise NotAllowed(_("Only the operator creates payment files."))
-    currency = load(_BATCH_INPUT, data or {}, lambda: _("The payment file request is invalid."))["currency"]
+    currency = load(_BATCH_INPUT, data or {}, lambda: _("The payment file request is invalid."))["currency"] \
+        or investors.current_jurisdiction().currency
     waiting = list(db.session.scalars(
         select(Withdrawal).where(Withdrawal.status == WithdrawalStatus.REQUESTED.value,
                                  Withdrawal.currency == currency).order_by(Withdrawal.id).with_for_update()))
@@ -341,11 +342,13 @@ def record_withdrawal_paid(end_to_end_id: str, *, amount: int, currency: str, no
     return w
 
 
-def record_withdrawal_returned(end_to_end_id: str, *, reason: str | None, now: datetime) -> Withdrawal | None:
+def record_withdrawal_returned(end_to_end_id: str, *, amount: int, currency: str, reason: str | None,
+                               now: datetime) -> Withdrawal | None:
     """The receiving bank sent a withdrawal back: ``returned``, and the money is available in the
-    wallet again. Unknown or not yet sent → None, nothing changed; already returned → it. Flushes."""
+    wallet again. Unknown, not yet sent, or a return of another amount or currency (a partial
+    return is for the operator to look at) → None, nothing changed; already returned → it. Flushes."""
     w = _by_end_to_end_id(end_to_end_id)
-    if w is None:
+    if w is None or w.amount != amount or w.currency != currency:
         return None
     if w.status == WithdrawalStatus.RETURNED:
         return w

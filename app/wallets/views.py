@@ -10,7 +10,7 @@ from app.banking.iban import format_iban, mask_iban
 from app.core.clock import now
 from app.core.errors import DomainError, ValidationFailed
 from app.core.forms import apply_errors
-from app.core.money import format_money, minor_digits, to_minor
+from app.core.money import format_money, minor_digits, parse_typed
 from app.core.pagination import paginate
 from app.core.permissions import Permission, current_actor, requires
 from app.extensions import db
@@ -87,9 +87,8 @@ def withdraw():
     if form.validate_on_submit():
         currency = form.currency.data or ""
         try:
-            raw = (form.amount.data or "").strip().replace(" ", "").replace(",", ".")
             try:
-                amount = to_minor(raw, currency)
+                amount = parse_typed(form.amount.data or "", currency or "EUR")
             except (InvalidOperation, ValueError):
                 raise ValidationFailed(_("The withdrawal is invalid."), {"amount": [
                     _("Enter an amount such as 100 or 100.50 (at most %(digits)s decimals).",

@@ -71,8 +71,11 @@ def test_an_entry_without_any_reference():
     assert entry.references == () and entry.end_to_end_id is None and entry.bank_ref is None
     assert entry.remittance == "" and entry.structured_references == ()
     assert entry.counterparty_name is None and entry.counterparty_account is None
-    assert entry.dedupe_key == "stmt:S-9:1"  # the same statement again is the same key
-    assert [e.dedupe_key for e in iter_entries(data)] == ["stmt:S-9:1"]
+    assert entry.dedupe_key.startswith("stmt:S-9:1:CRDT:1230EUR:2026-01-05:")
+    assert [e.dedupe_key for e in iter_entries(data)] == [entry.dedupe_key]  # the same file again: the same key
+    # Another file without the bank's references and without a statement id does not collide.
+    other = statement([Entry(amount="45.00", bank_ref=None, ustrd=None)], stmt_id="S-9")
+    assert next(iter_entries(other)).dedupe_key != entry.dedupe_key
 
 
 def test_not_provided_end_to_end_id_is_none():

@@ -87,6 +87,8 @@ def test_paying_an_instalment_distributes_it_and_the_same_key_again_is_a_replay(
     again = call(owner, "POST", f"/instalments/{instalment.id}/pay", body, key="pay-1")
     assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
     assert len(instalment_charges(sandbox, instalment)) == 1
+    assert_problem(call(owner, "POST", f"/instalments/{instalment.id}/pay", {"payment_method": "pm_card_mastercard"},
+                        key="pay-1"), 422, "Idempotency-Key")
     assert_problem(call(owner, "POST", f"/instalments/{instalment.id}/pay", body, key="pay-2"), 409)
     assert_problem(call(owner, "POST", f"/instalments/{instalment.id}/pay", body), 409)
     assert len(instalment_charges(sandbox, instalment)) == 1

@@ -234,3 +234,12 @@ def test_the_language_switch_sets_the_language_of_a_users_e_mails(client, auth, 
     token = csrf_from(client.get("/").get_data(as_text=True))
     assert client.post("/language", data={"lang": "ru", "next": "/", "csrf_token": token}).status_code == 302
     assert fresh(investor).locale == "ru"
+
+
+def test_a_bank_transfer_in_a_currency_the_account_does_not_hold_is_422_naming_payment_method(investor, pledge_api):
+    from tests.factories import CampaignFactory
+
+    sek = CampaignFactory(status="live", currency="SEK")
+    body = assert_problem(pledge_api(investor, sek, TRANSFER), 422, "payment_method")
+    assert "EUR only" in body["errors"]["payment_method"][0]
+    assert pledge_count() == 0 and fresh(sek).reserved_amount == 0

@@ -240,9 +240,12 @@ def test_the_unmatched_lines_are_listed_for_the_operator(api, post_file, operato
 
 @pytest.fixture
 def russia(app):
-    app.config["PLATFORM_JURISDICTION"] = "RU"
+    from tests.banking.test_onec import OURS
+
+    account = app.config["PLATFORM_RU_ACCOUNT"]
+    app.config["PLATFORM_JURISDICTION"], app.config["PLATFORM_RU_ACCOUNT"] = "RU", OURS
     yield
-    app.config["PLATFORM_JURISDICTION"] = "EU"
+    app.config["PLATFORM_JURISDICTION"], app.config["PLATFORM_RU_ACCOUNT"] = "EU", account
 
 
 def test_a_1c_statement_pays_a_rub_transfer_pledge_and_a_second_import_is_a_duplicate(russia, post_file,
@@ -290,3 +293,47 @@ def test_one_statement_pays_many_pledges_in_several_rounds_and_each_round_counts
         assert (fresh(c).raised_amount, fresh(c).reserved_amount, fresh(c).backers_count) == (350_00, 0, 2)
     paid = db.session.get(Pledge, pledges[0]["id"])
     assert paid.reflection_ends_at is None or paid.reflection_ends_at > paid.paid_at
+
+
+# --- what a statement must never do (found by review) -----------------------------------------
+
+
+def test_a_partial_return_of_a_withdrawal_credits_nothing(api, post_file, operator, investor):
+    w = sent_withdrawal(api, investor, operator)
+    body = post_file(operator, statement([Entry(amount="0.01", credit_debit="CRDT", bank_ref="RET-1",
+                                                end_to_end_id=f"GRW-{w['id']}", subfamily="RRTN",
+                                                return_reason="AC04")])).get_json()
+    assert body["unmatched"] == 1 and withdrawal_status(api, investor) == "sent"
+    assert wallet(investor) == 300_00
+
+
+def test_a_transfer_after_pay_by_stays_unmatched_even_before_the_expiry_sweep(post_file, operator, pledge_api,
+                                                                              investor, campaign, clock):
+    from datetime import timedelta
+
+    pledge = pending_transfer(pledge_api, investor, campaign)
+    clock["now"] += timedelta(days=6)  # past pay_by; "expire unpaid" has not run
+    body = post_file(operator, statement([credit(pledge["payment_instructions"]["reference"])])).get_json()
+    assert body["unmatched"] == 1 and status_of(pledge["id"]) == "pending_payment"
+
+
+def test_a_pending_entry_moves_no_money_and_its_booking_later_pays(post_file, operator, pledge_api, investor,
+                                                                   campaign):
+    ref = pending_transfer(pledge_api, investor, campaign)["payment_instructions"]["reference"]
+    pending = statement([credit(ref, bank_ref="ASR-5")]).replace(b"<Sts>BOOK</Sts>", b"<Sts>PDNG</Sts>")
+    assert post_file(operator, pending).get_json()["unmatched"] == 1
+    assert db.session.scalar(select(Pledge.status)) == "pending_payment"
+    booked = post_file(operator, statement([credit(ref, bank_ref="ASR-5")])).get_json()
+    assert (booked["matched"], booked["duplicates"]) == (1, 0)
+
+
+@pytest.mark.parametrize("data, says", [
+    (statement([Entry()], iban="DE89370400440532013000"), "not the platform's client-money account"),
+    (statement([Entry(amount="999999999999999999.99")]), "larger than any account holds"),
+    (statement([Entry(bank_ref="R" * 300)]), "longer than"),
+    (statement([Entry(end_to_end_id="E" * 80, credit_debit="DBIT")]), "longer than"),
+])
+def test_a_statement_that_cannot_be_ours_is_422_and_keeps_nothing(post_file, operator, data, says):
+    body = assert_problem(post_file(operator, data), 422, "file")
+    assert says in " ".join(body["errors"]["file"]), body
+    assert stored() == (0, 0)

@@ -72,3 +72,21 @@ def test_a_bad_file_re_renders_the_upload_with_the_reason_and_keeps_nothing(clie
     assert response.status_code == 422
     assert "not a camt.053" in response.get_data(as_text=True)
     assert db.session.scalar(select(StatementLine.id)) is None
+
+
+def test_the_upload_page_takes_a_statement_above_the_apps_12_mb_limit_and_still_checks_csrf(client, auth, operator):
+    auth.login(operator.email)
+    padding = b"<!-- padding -->" * (13 * 1024 * 1024 // 16 + 1)  # many small comments: a big, valid file
+    big = statement([Entry(amount="1.00", ustrd="padding below")]).replace(b"</Document>", b"</Document>" + padding)
+    # The multipart body by hand: the test client spools a big file to a temporary file it never closes.
+    html = client.get("/operator/bank-statements").get_data(as_text=True)
+    body = (b'--B\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n' + csrf_from(html).encode()
+            + b'\r\n--B\r\nContent-Disposition: form-data; name="file"; filename="big.xml"\r\n\r\n' + big
+            + b"\r\n--B--\r\n")
+    response = client.post("/operator/bank-statements", data=body, content_type="multipart/form-data; boundary=B")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 302, html[html.find("<main"):][:1500]
+    forged = client.post("/operator/bank-statements", data={"file": (io.BytesIO(statement([Entry()])), "s.xml")},
+                         content_type="multipart/form-data")
+    assert forged.status_code in (400, 422)
+    assert db.session.scalar(select(StatementLine.id).where(StatementLine.remittance == "hello")) is None

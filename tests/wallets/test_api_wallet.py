@@ -50,6 +50,8 @@ def test_movements_are_paged_and_bad_page_arguments_are_422(api, investor):
     page = api(investor, "GET", "/me/wallet/movements?per_page=2&page=2").get_json()
     assert (page["total"], len(page["items"]), page["page"]) == (3, 1, 2)
     assert_problem(api(investor, "GET", "/me/wallet/movements?per_page=500"), 422, "per_page")
+    assert_problem(api(investor, "GET", "/me/wallet/movements?page=99999999999999999999"), 422, "page")
+    assert_problem(api(investor, "GET", "/me/withdrawals?page=99999999999999999999"), 422, "page")
 
 
 def test_no_one_reads_another_investors_wallet(api, investor):
@@ -225,3 +227,15 @@ def test_investors_cannot_create_or_read_payment_files(api, investor, operator):
 
 def test_a_batch_in_an_unknown_currency_is_422(api, operator):
     assert_problem(api(operator, "POST", "/withdrawals/batches", {"currency": "XYZ"}), 422, "currency")
+
+
+def test_withdrawal_e_mails_are_written_in_the_investors_language(api, investor, operator):
+    from app.notifications.models import OutboxMessage
+
+    investor.locale = "ru"
+    db.session.commit()
+    with_account(api, investor, 500_00)
+    api(investor, "POST", "/me/withdrawals", {"amount": 100_00, "currency": "EUR"})
+    api(operator, "POST", "/withdrawals/batches", {"currency": "EUR"})
+    mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "withdrawal_sent")).one()
+    assert mail.subject == "Ваш вывод средств отправлен" and "DE89" in mail.body

@@ -55,7 +55,8 @@ def test_a_withdrawal_above_the_balance_re_renders_with_the_message(client, auth
     auth.login(investor.email)
     save_account(client)
     for amount, says in (("100.01", "more than your available balance"), ("abc", "Enter an amount"),
-                         ("1.234", "at most 2 decimals"), ("0", "between 1 and")):
+                         ("1.234", "at most 2 decimals"), ("0", "between 1 and"), ("-5", "Enter an amount"),
+                         ("Infinity", "Enter an amount"), ("1e2", "Enter an amount"), ("١٠", "Enter an amount")):
         html = client.get("/wallet").get_data(as_text=True)
         response = client.post("/wallet/withdrawals", data={
             "amount": amount, "currency": "EUR", "idempotency_token": token_of(html), "csrf_token": csrf_from(html)})
