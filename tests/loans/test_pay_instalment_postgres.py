@@ -135,3 +135,33 @@ def test_two_attempts_at_once_pay_once_and_the_other_is_told_it_is_in_progress(p
         assert db.session.scalar(select(func.count()).select_from(ledger.LedgerTransaction).where(
             ledger.LedgerTransaction.idempotency_key == f"instalment-{instalment_id}-received")) == 1
         assert_ledger_invariants()
+
+
+def test_two_schedulers_collecting_by_mandate_at_once_charge_once(pg_app):
+    """Two ``instalments collected by mandate`` sweeps at the same instant on one due
+    instalment (the charge is slow): one collects it, the other skips or finds it tried today."""
+    with pg_app.app_context():
+        instalment = due_instalment()
+        instalment_id, at = instalment.id, instalment.due_at + timedelta(hours=2)
+        db.session.execute(text("UPDATE campaigns SET repayment_mandate = 'pm_card_visa' WHERE id = :c"),
+                           {"c": instalment.loan.campaign_id})
+        db.session.commit()
+        db.session.remove()
+    barrier = threading.Barrier(2)
+
+    def sweep(_: int) -> int:
+        with pg_app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                return loan_jobs.instalments_collected.run(at).done
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(sweep, range(2)))
+    gateway = pg_app.extensions["gateway"]
+    assert [c for c in gateway.calls if c[1].startswith(f"instalment-{instalment_id}-")] == [
+        ("charge", f"instalment-{instalment_id}-charge-mandate-{at.date()}")]
+    with pg_app.app_context():
+        assert db.session.get(Instalment, instalment_id).status == "paid"
+        assert_ledger_invariants()

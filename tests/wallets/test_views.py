@@ -95,8 +95,13 @@ def test_the_operator_sends_a_payment_file_and_downloads_it(client, auth, invest
     assert "Sent, not yet on a statement" in detail
 
 
-def test_investors_cannot_open_the_operators_pages(client, auth, investor):
+def test_investors_cannot_open_or_post_to_the_operators_pages(client, auth, investor):
     auth.login(investor.email)
     assert client.get("/operator/withdrawals").status_code == 403
     assert client.get("/operator/bank-statements").status_code == 403
     assert client.get("/operator/withdrawals/batches/1.xml").status_code == 403
+    csrf = csrf_from(client.get("/wallet").get_data(as_text=True))
+    for url in ("/operator/withdrawals/batches", "/operator/bank-statements", "/operator/statement-lines/1/match",
+                "/operator/statement-lines/1/returned"):
+        assert client.post(url, data={"csrf_token": csrf, "currency": "EUR", "pledge": "1"}).status_code == 403, url
+    assert db.session.scalar(select(func.count()).select_from(Withdrawal)) == 0
