@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request, session
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.routing import IntegerConverter
 
 from config import CONFIGS
 
@@ -23,12 +25,33 @@ def create_app(config_name: str | Mapping[str, Any] = "development") -> Flask:
         app.config.from_object(CONFIGS["testing"]())
         app.config.update(config_name)
     _configure_logging(app)
+    app.url_map.converters["int"] = BoundedInt
+    app.json = BoundedJSON(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
     register_template_helpers(app)
     return app
+
+
+class BoundedJSON(DefaultJSONProvider):
+    """JSON nested thousands deep is malformed input (400), not a RecursionError (500), for every
+    reader of a body: the routes, the rate limiter's key, the webhooks."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
+class BoundedInt(IntegerConverter):
+    """``<int:…>`` ids within the database's BIGINT: a larger one is a 404, not an overflow (500)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _configure_logging(app: Flask) -> None:
@@ -53,6 +76,7 @@ def register_extensions(app: Flask) -> None:
 
     from app import models  # noqa: F401  (every table registered before Alembic looks)
     from app.accounts.services import load_session_user
+    from app.core.headers import init_security_headers
     from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -63,6 +87,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
+    init_security_headers(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
