@@ -110,7 +110,7 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     #: Strict-Transport-Security on every response (the site is served over TLS only).
-    SECURITY_HSTS = True
+    SECURITY_HSTS = _bool("SECURITY_HSTS", True)
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     REQUIRED = ("SECRET_KEY", "DATABASE_URL")
