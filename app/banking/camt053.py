@@ -141,7 +141,7 @@ def _texts(index: Index, path: str) -> list[str]:
     return [t for t in ((n.text or "").strip() for n in index.get(path, ())) if t]
 
 
-def _date(index: Index, path: str, where: str) -> date | None:
+def _date(index: Index, path: str, where: object) -> date | None:
     text = _text(index, f"{path}/Dt", f"{path}/DtTm")
     if text is None:
         return None
@@ -190,7 +190,7 @@ def iter_entries(source: Source, *, expected_currency: str | None = None) -> Ite
                     if position == 0:  # the statement's header is complete: read it before clearing
                         account, account_currency, stmt_id = _statement_header(parent, statements)
                     position += 1
-                    where = _("statement %(s)s, entry %(n)s", s=stmt_id, n=position)
+                    where = _Where(stmt_id, position)
                     yield from _entries(el, where, account, account_currency, stmt_id, position, expected_currency)
                 elif tag != stmt_tag:
                     continue
@@ -209,6 +209,20 @@ def iter_entries(source: Source, *, expected_currency: str | None = None) -> Ite
             stream.close()
 
 
+class _Where:
+    """"statement S, entry N[.T]" for an error message, put into words only when an error
+    names it (not once per entry of a 100,000-entry file)."""
+
+    __slots__ = ("position", "stmt_id", "tx")
+
+    def __init__(self, stmt_id: str, position: int, tx: int | None = None) -> None:
+        self.stmt_id, self.position, self.tx = stmt_id, position, tx
+
+    def __str__(self) -> str:
+        where = _("statement %(s)s, entry %(n)s", s=self.stmt_id, n=self.position)
+        return where if self.tx is None else f"{where}.{self.tx}"
+
+
 def _statement_header(stmt: etree._Element, number: int) -> tuple[str | None, str | None, str]:
     index: Index = {}
     for child in stmt:
@@ -221,7 +235,7 @@ def _statement_header(stmt: etree._Element, number: int) -> tuple[str | None, st
 
 def _entries(
     ntry: etree._Element,
-    where: str,
+    where: object,
     account: str | None,
     account_currency: str | None,
     stmt_id: str,
@@ -282,7 +296,7 @@ def _entries(
         return
     for n, tx_el in enumerate(details, start=1):
         tx = _flatten(tx_el)
-        tx_where = f"{where}.{n}"
+        tx_where = _Where(stmt_id, position, n)
         tx_amount_els = tx.get("Amt") or tx.get("AmtDtls/TxAmt/Amt")
         if not tx_amount_els:
             raise file_error(_("%(where)s: a batch entry's transaction has no amount.", where=tx_where))

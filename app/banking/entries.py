@@ -74,7 +74,7 @@ def file_error(detail: str) -> ValidationFailed:
     return ValidationFailed(_("The statement file cannot be imported."), {"file": [detail]})
 
 
-def parse_amount(text: str | None, currency: str, where: str) -> int:
+def parse_amount(text: str | None, currency: str, where: object) -> int:
     """A decimal string (``"1234.5"``) to exact minor units; exponents, signs, commas or
     more decimals than the currency has (``"12.345"`` EUR) are refused."""
     value = (text or "").strip()
@@ -90,7 +90,7 @@ def parse_amount(text: str | None, currency: str, where: str) -> int:
     return minor
 
 
-def check_currency(code: str | None, where: str) -> str:
+def check_currency(code: str | None, where: object) -> str:
     if not code or not _CURRENCY.fullmatch(code):
         raise file_error(_("%(where)s: %(value)r is not a currency code.", where=where, value=code))
     return code

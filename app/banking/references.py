@@ -37,10 +37,21 @@ def make_reference(kind_prefix_or_number: str | int, number: int | None = None) 
     return f"RF{check}{body}"
 
 
+#: ISO 7064 mod 97-10 reads a letter as two digits (A = 10 … Z = 35).
+_AS_DIGITS = str.maketrans({chr(code): str(code - 55) for code in range(ord("A"), ord("Z") + 1)})
+
+
 def is_valid(reference: str) -> bool:
     """True for a well-formed RF reference with the right check digits (spaces and lower
-    case allowed)."""
-    return isinstance(reference, str) and iso11649.is_valid(reference) and _is_rf_shape(iso11649.compact(reference))
+    case allowed).
+
+    The same test as ``stdnum.iso11649.is_valid`` (the tests hold them equal), as one integer
+    remainder instead of its per-character loop: a statement import checks every candidate
+    in 100,000 remittance texts, and the library's loop was a fifth of the import's time."""
+    if not isinstance(reference, str):
+        return False
+    compact = "".join(reference.split()).upper()
+    return _is_rf_shape(compact) and int((compact[4:] + compact[:4]).translate(_AS_DIGITS)) % 97 == 1
 
 
 def normalize(reference: str) -> str:

@@ -51,6 +51,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app.core import bulk
 from app.core.clock import as_utc
 from app.core.clock import now as clock_now
 from app.core.types import UTCDateTime
@@ -153,8 +154,7 @@ def audit_deferred_many(action: str, subjects: Iterable[tuple[str, Any, dict[str
     subject_id, details)``: ``audit_deferred`` for a batch (the same rows, chained by the next sealer)."""
     rows = [_values(action, None, None, subject_type, subject_id, None, details, at)
             for subject_type, subject_id, details in subjects]
-    if rows:
-        db.session.execute(_INSERT_DEFERRED, rows)
+    bulk.insert_rows(AuditEntry.__table__, [row | {"prev_hash": DEFERRED} for row in rows])
 
 
 def deferred_params(action: str, *, actor: Any = None, ip_address: str | None = None,

@@ -47,7 +47,7 @@ Hence a campaign's escrow balance = paid pledges − refunds − amounts settled
 zero after its round is settled.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -60,20 +60,20 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
-    and_,
     bindparam,
     func,
     insert,
     literal,
     select,
+    text,
     true,
     tuple_,
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core import bulk
 from app.core.adopted import adopt
 from app.core.money import SUPPORTED_CURRENCIES
 from app.core.types import UTCDateTime, one_of
@@ -224,17 +224,22 @@ def owner_payable(owner_id: int, currency: str) -> AccountRef:
     return AccountRef(AccountKind.OWNER_PAYABLE, OwnerType.USER, owner_id, currency)
 
 
-def _where(ref: AccountRef):
-    return and_(LedgerAccount.kind == ref.kind.value, LedgerAccount.owner_type == ref.owner_type.value,
-                LedgerAccount.owner_id == ref.owner_id, LedgerAccount.currency == ref.currency)
-
-
 _accounts = LedgerAccount.__table__
+_transactions = LedgerTransaction.__table__
 #: Every account named by a list of (kind, owner_type, owner_id, currency): one row-value IN,
 #: built once (an expanding parameter), so each call only binds values.
 _ACCOUNTS = select(_accounts).where(
     tuple_(_accounts.c.kind, _accounts.c.owner_type, _accounts.c.owner_id, _accounts.c.currency)
     .in_(bindparam("refs", expanding=True)))
+#: PostgreSQL: the same from four arrays (a row-value IN of thousands of accounts costs more
+#: to send and plan than to run).
+_ACCOUNTS_PG = text("""
+SELECT a.id, a.kind, a.owner_type, a.owner_id, a.currency FROM ledger_accounts AS a
+JOIN unnest(CAST(:kinds AS text[]), CAST(:types AS text[]), CAST(:owners AS integer[]), CAST(:currencies AS text[]))
+    AS wanted(kind, owner_type, owner_id, currency)
+    ON a.kind = wanted.kind AND a.owner_type = wanted.owner_type AND a.owner_id = wanted.owner_id
+    AND a.currency = wanted.currency
+""")
 
 
 def accounts(refs: Iterable[AccountRef]) -> dict[AccountRef, LedgerAccount]:
@@ -244,16 +249,48 @@ def accounts(refs: Iterable[AccountRef]) -> dict[AccountRef, LedgerAccount]:
 
 def account_ids(refs: Iterable[AccountRef]) -> dict[AccountRef, int]:
     """The ids of the accounts ``refs`` name, in one query (plain rows, no ORM objects: ``post``
-    is on the pledge hot path), creating any not used before."""
+    is on the pledge hot path), creating any not used before (all of them in one more statement)."""
     wanted = list(dict.fromkeys(refs))
-    found: dict[AccountRef, int] = {}
-    values = [(ref.kind.value, ref.owner_type.value, ref.owner_id, ref.currency) for ref in wanted]
-    for row in db.session.execute(_ACCOUNTS, {"refs": values}):
-        found[AccountRef(AccountKind(row.kind), OwnerType(row.owner_type), row.owner_id, row.currency)] = row.id
-    for ref in wanted:
-        if ref not in found:
-            found[ref] = _create(ref).id
+    found = _found(wanted)
+    missing = [ref for ref in wanted if ref not in found]
+    if missing:
+        _create_missing(missing)
+        found |= _found(missing)
     return found
+
+
+def _found(refs: list[AccountRef]) -> dict[AccountRef, int]:
+    values = [(ref.kind.value, ref.owner_type.value, ref.owner_id, ref.currency) for ref in refs]
+    if bulk.postgresql():
+        rows = db.session.execute(_ACCOUNTS_PG, {name: list(column) for name, column in zip(
+            ("kinds", "types", "owners", "currencies"), zip(*values, strict=True), strict=True)})
+    else:
+        rows = db.session.execute(_ACCOUNTS, {"refs": values})
+    return {AccountRef(AccountKind(row.kind), OwnerType(row.owner_type), row.owner_id, row.currency): row.id
+            for row in rows}
+
+
+def post_new(flows: Sequence[Flow], *, now: datetime) -> None:
+    """Post a batch of flows whose keys cannot have been posted before (their pledges were
+    moved under a row lock in this transaction): the transactions, then all their entries,
+    in bulk writes (``COPY`` on PostgreSQL) instead of one ``post`` each. A key that was
+    posted after all is an ``IntegrityError``, never a second posting."""
+    if not flows:
+        return
+    for flow in flows:
+        _checked(flow.entries, flow.idempotency_key)
+    accounts_of = account_ids(ref for flow in flows for ref, _ in flow.entries)
+    rows = [{"idempotency_key": f.idempotency_key, "description": f.description[:200], "created_at": now,
+             "campaign_id": f.campaign_id, "pledge_id": f.pledge_id} for f in flows]
+    if bulk.postgresql():
+        ids = bulk.new_ids(_transactions, len(rows))
+        bulk.insert_rows(_transactions, [{"id": i} | row for i, row in zip(ids, rows, strict=True)])
+    else:
+        ids = list(db.session.scalars(insert(_transactions).returning(_transactions.c.id, sort_by_parameter_order=True),
+                                      rows))
+    bulk.insert_rows(LedgerEntry.__table__, [
+        {"transaction_id": transaction_id, "account_id": accounts_of[ref], "amount": amount, "currency": ref.currency}
+        for transaction_id, flow in zip(ids, flows, strict=True) for ref, amount in flow.entries])
 
 
 def account(ref: AccountRef) -> LedgerAccount:
@@ -261,21 +298,17 @@ def account(ref: AccountRef) -> LedgerAccount:
     return accounts([ref])[ref]
 
 
-def _create(ref: AccountRef) -> LedgerAccount:
-    if ref.currency not in SUPPORTED_CURRENCIES:
-        raise LedgerError(f"Unsupported currency {ref.currency!r}")
-    created = LedgerAccount(kind=ref.kind.value, owner_type=ref.owner_type.value, owner_id=ref.owner_id,
-                            currency=ref.currency)
-    try:
-        with db.session.begin_nested():
-            db.session.add(created)
-    except IntegrityError:
-        # Another transaction created it first (PostgreSQL waited for its commit).
-        found = db.session.scalar(select(LedgerAccount).where(_where(ref)))
-        if found is None:
-            raise
-        return found
-    return created
+def _create_missing(refs: list[AccountRef]) -> None:
+    """Insert the accounts, skipping any another transaction created first (on PostgreSQL the
+    insert waits for that transaction's commit, then skips its row): one statement however many."""
+    unsupported = sorted({ref.currency for ref in refs} - set(SUPPORTED_CURRENCIES))
+    if unsupported:
+        raise LedgerError(f"Unsupported currency {unsupported[0]!r}")
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    db.session.execute(insert(_accounts).on_conflict_do_nothing(), [
+        {"kind": ref.kind.value, "owner_type": ref.owner_type.value, "owner_id": ref.owner_id,
+         "currency": ref.currency} for ref in refs])
 
 
 def post(description: str, entries: Iterable[tuple[AccountRef, int]], *, now: datetime, idempotency_key: str,

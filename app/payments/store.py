@@ -233,16 +233,7 @@ class PledgeStore(ABC):
             reflection = (pledge.reflection_ends_at - pledge.created_at) if pledge.reflection_ends_at else None
             rows.append({"pledge_id": pledge.id, "now": now, "ends": now + reflection if reflection else None})
         self._mark_settled(rows)
-        flows = [ledger.pledge_paid(pledge) for pledge in moved]
-        ids = ledger.account_ids(ref for flow in flows for ref, _ in flow.entries)
-        claimed = db.session.execute(insert(_ledger_tx).returning(_ledger_tx.c.id, _ledger_tx.c.pledge_id,
-                                                                   sort_by_parameter_order=True), [
-            {"idempotency_key": f.idempotency_key, "description": f.description[:200], "created_at": now,
-             "campaign_id": f.campaign_id, "pledge_id": f.pledge_id} for f in flows]).all()
-        transaction_of = {row.pledge_id: row.id for row in claimed}
-        db.session.execute(_INSERT_LEDGER_ENTRIES, [
-            {"transaction_id": transaction_of[f.pledge_id], "account_id": ids[ref], "amount": amount,
-             "currency": ref.currency} for f in flows for ref, amount in f.entries])
+        ledger.post_new([ledger.pledge_paid(pledge) for pledge in moved], now=now)
         per_round: dict[int, list[int]] = {}
         for pledge in moved:
             per_round.setdefault(pledge.campaign_id, []).append(pledge.amount)

@@ -17,11 +17,12 @@ from itertools import islice
 from typing import IO, Any
 
 from flask import current_app
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.banking import camt053, onec
 from app.banking.entries import StatementEntry
+from app.core import bulk
 from app.core.audit import audit
 from app.core.errors import NotFound, StateConflict, ValidationFailed
 from app.core.i18n import _
@@ -182,7 +183,7 @@ def _import_batch(statement: BankStatement, batch: list[StatementEntry], seen: s
                          pledge_id, withdrawal_id, now if matched else None))
     try:
         with db.session.begin_nested():
-            db.session.execute(insert(StatementLine), rows)
+            bulk.insert_rows(StatementLine.__table__, rows)
     except IntegrityError:
         raise StateConflict(_("Another import of the same entries is under way; try again when it is done."),
                             {"file": [_("Entries of this file were imported at the same time by someone else.")]}

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from stdnum import iso11649
 
 from app.banking.references import find_references, format_reference, is_valid, make_reference, normalize
@@ -10,6 +12,21 @@ def test_made_from_our_ids_and_valid():
         assert ref.startswith("RF") and is_valid(ref) and iso11649.is_valid(ref)
     assert make_reference("P", 42) == make_reference("p42")
     assert make_reference("P", 42) != make_reference("W", 42)
+
+
+def _library_says(text: str) -> bool:
+    compact = iso11649.compact(text)
+    return iso11649.is_valid(text) and compact[:2] == "RF" and compact[4:].isalnum() and len(compact) <= 25
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(
+    st.text(alphabet="RFrf0123456789ABCPXYZ ", max_size=30),
+    st.builds(lambda body, typo: make_reference(body) if typo is None else make_reference(body)[:-1] + typo,
+              st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=21),
+              st.none() | st.sampled_from("0123456789"))))
+def test_the_checksum_agrees_with_python_stdnum(text):
+    assert is_valid(text) == _library_says(text)
 
 
 @pytest.mark.parametrize("body", ["", "P-1", "X" * 22])
