@@ -74,6 +74,10 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_ATTEMPTS_PER_MINUTE = 5
+    REGISTRATIONS_PER_ADDRESS = "10 per hour"
+    TOKENS_PER_ADDRESS = "20 per minute"
+    PASSWORD_RESETS_PER_ADDRESS = "5 per hour"  # noqa: S105 (a rate, not a password)
+    PLEDGE_ATTEMPTS_PER_USER = "20 per minute"
     API_TOKEN_TTL = timedelta(hours=24)
     #: Per-owner offer cap over 12 months, by campaign currency (minor units): EU
     #: Regulation 2020/1503 Art. 1(2)(c) EUR 5,000,000; 259-FZ Art. 6 RUB 1 billion.

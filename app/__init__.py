@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request, session
-from flask.json.provider import DefaultJSONProvider
-from werkzeug.routing import IntegerConverter
 
+from app.core.boundaries import init_boundaries
 from config import CONFIGS
 
 
@@ -25,33 +24,13 @@ def create_app(config_name: str | Mapping[str, Any] = "development") -> Flask:
         app.config.from_object(CONFIGS["testing"]())
         app.config.update(config_name)
     _configure_logging(app)
-    app.url_map.converters["int"] = BoundedInt
-    app.json = BoundedJSON(app)
+    init_boundaries(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
     register_template_helpers(app)
     return app
-
-
-class BoundedJSON(DefaultJSONProvider):
-    """JSON nested thousands deep is malformed input (400), not a RecursionError (500), for every
-    reader of a body: the routes, the rate limiter's key, the webhooks."""
-
-    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        try:
-            return super().loads(s, **kwargs)
-        except RecursionError:
-            raise ValueError("JSON nested too deeply") from None
-
-
-class BoundedInt(IntegerConverter):
-    """``<int:…>`` ids within the database's BIGINT: a larger one is a 404, not an overflow (500)."""
-
-    def __init__(self, map, *args, **kwargs) -> None:
-        kwargs.setdefault("max", 2**63 - 1)
-        super().__init__(map, *args, **kwargs)
 
 
 def _configure_logging(app: Flask) -> None:

@@ -166,11 +166,14 @@ def main(argv: list[str] | None = None) -> int:
             # Issued directly: checking the password (scrypt, ~32 MB of working memory) is not what we measure.
             from datetime import timedelta
 
-            from app.accounts.services import find_by_email, issue_token
+            from app.accounts.services import find_by_email
+            from app.accounts.tokens import issue_token
             from app.core.clock import now
+            from app.extensions import db
 
             token, _ = issue_token(find_by_email("regulator@bench.example"), now=now(), ttl=timedelta(hours=1),
                                    secret_key=app.config["SECRET_KEY"])
+            db.session.commit()
             headers = {"Authorization": f"Bearer {token}"}
         rss_before = peak_rss_mb()
         measure_copy(url)  # warm-up: the table into the page cache, the plan into shape

@@ -89,7 +89,7 @@ def seed(url: str, *, investors: int, pledges: int, amount: int, secret_key: str
 
     from app import create_app
     from app.accounts.models import User, UserRole
-    from app.accounts.services import issue_token
+    from app.accounts.tokens import issue_token
     from app.campaigns.models import Campaign, CampaignSdg
     from app.extensions import db
     from app.investors import limits
@@ -134,6 +134,7 @@ def seed(url: str, *, investors: int, pledges: int, amount: int, secret_key: str
         db.session.commit()
         tokens = [issue_token(users[j % investors], now=now, ttl=timedelta(hours=2, seconds=j // investors),
                               secret_key=secret_key)[0] for j in range(max(tokens_wanted, investors))]
+        db.session.commit()
         campaign_ids = [c.id for c in campaigns]
         db.engine.dispose()
     return campaign_ids, tokens

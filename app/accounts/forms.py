@@ -45,3 +45,28 @@ class LoginForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     """Empty but for CSRF: logging out is a POST so another site cannot trigger it."""
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[InputRequired()])
+    new_password = PasswordField(_l("New password (at least 10 characters)"), validators=[InputRequired()])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[InputRequired(), EqualTo("new_password", message=_l("The passwords do not match."))],
+    )
+
+
+class PasswordResetRequestForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[InputRequired()])
+
+
+class PasswordResetForm(FlaskForm):
+    new_password = PasswordField(_l("New password (at least 10 characters)"), validators=[InputRequired()])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[InputRequired(), EqualTo("new_password", message=_l("The passwords do not match."))],
+    )
+
+
+class RevokeTokenForm(FlaskForm):
+    """Empty but for CSRF: revoking a token is a POST from the tokens list."""

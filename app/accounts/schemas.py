@@ -60,6 +60,25 @@ class CredentialsSchema(Schema):
     password = fields.String(required=True, load_only=True)
 
 
+def _new_password() -> fields.String:
+    return fields.String(required=True, load_only=True, validate=validate.Length(
+        min=MIN_PASSWORD_LENGTH, max=200, error=f"Use at least {MIN_PASSWORD_LENGTH} characters."))
+
+
+class PasswordChangeSchema(Schema):
+    current_password = fields.String(required=True, load_only=True, validate=validate.Length(max=200))
+    new_password = _new_password()
+
+
+class PasswordResetRequestSchema(Schema):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+
+
+class PasswordResetConfirmSchema(Schema):
+    token = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=200))
+    new_password = _new_password()
+
+
 class TokenSchema(Schema):
     token = fields.String(required=True)
     expires_at = fields.DateTime(required=True)

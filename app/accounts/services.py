@@ -1,11 +1,11 @@
-"""Account rules: sign-up, credentials, API tokens. Services flush; callers commit."""
+"""Account rules: sign-up, credentials, the login session. Services flush; callers commit.
 
-from datetime import datetime, timedelta
+API tokens are in ``tokens``, password changes and resets in ``passwords``."""
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from datetime import datetime
+
 from marshmallow import ValidationError
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts.models import User, UserRole, new_session_token
@@ -104,12 +104,6 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def change_password(user: User, new_password: str) -> None:
-    """Set a new password and rotate the session token, signing out every old session."""
-    user.password_hash = generate_password_hash(new_password)
-    user.session_token = new_session_token()
-
-
 def load_session_user(user_id: str) -> User | None:
     """Flask-Login's loader: ``"<id>:<session token>"`` must match the stored token."""
     uid, _, token = user_id.partition(":")
@@ -117,41 +111,5 @@ def load_session_user(user_id: str) -> User | None:
         return None
     user = db.session.get(User, int(uid))
     if user is None or user.session_token != token or not user.active:
-        return None
-    return user
-
-
-def _serializer(secret_key: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret_key, salt="api-token")
-
-
-def issue_token(user: User, *, now: datetime, ttl: timedelta, secret_key: str) -> tuple[str, datetime]:
-    """A signed bearer token carrying the user's session token and an expiry."""
-    expires_at = now + ttl
-    token = _serializer(secret_key).dumps(
-        {"uid": user.id, "sid": user.session_token, "exp": int(expires_at.timestamp())}
-    )
-    return token, expires_at
-
-
-#: Built once: a statement object reused with new parameters skips SQLAlchemy's per-call
-#: cache-key work, which costs more CPU than the query itself on every API request.
-#: Roles are joined in: every API request checks them, and one query beats two.
-_USER_WITH_ROLES = select(User).options(joinedload(User.roles)).where(User.id == bindparam("uid"))
-
-
-def user_from_token(token: str, *, now: datetime, secret_key: str) -> User | None:
-    """The user a bearer token belongs to, or None if forged, expired or revoked."""
-    try:
-        payload = _serializer(secret_key).loads(token)
-    except BadSignature:
-        return None
-    if not isinstance(payload, dict) or payload.get("exp", 0) <= now.timestamp():
-        return None
-    uid = payload.get("uid")
-    if not isinstance(uid, int):
-        return None
-    user = db.session.execute(_USER_WITH_ROLES, {"uid": uid}).unique().scalar_one_or_none()
-    if user is None or user.session_token != payload.get("sid") or not user.active:
         return None
     return user

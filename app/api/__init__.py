@@ -2,7 +2,7 @@
 
 from flask import Blueprint, current_app, g, request
 
-from app.accounts.services import user_from_token
+from app.accounts.tokens import user_from_token
 from app.core.clock import now
 from app.core.errors import DomainError
 from app.extensions import csrf
@@ -19,12 +19,13 @@ class BadBody(DomainError):
 @bp.before_request
 def authenticate_bearer() -> None:
     """Load the user from ``Authorization: Bearer``; the session cookie is never consulted."""
-    g.api_user = None
+    g.api_user = g.api_token_id = None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token:
-        g.api_user = user_from_token(token.strip(), now=now(), secret_key=current_app.config["SECRET_KEY"])
-        g.bad_token = g.api_user is None
+        found = user_from_token(token.strip(), now=now(), secret_key=current_app.config["SECRET_KEY"])
+        if found is not None:
+            g.api_user, g.api_token_id = found
 
 
 def json_body() -> dict:

@@ -2,6 +2,7 @@
 
 from flask import g, request, url_for
 
+from app.accounts.limits import pledge_attempts
 from app.api import bp, json_body
 from app.api.openapi import document
 from app.core.clock import now
@@ -28,6 +29,7 @@ def _return_url(pledge_id: int) -> str:
 
 @bp.post("/campaigns/<int:campaign_id>/pledges")
 @requires(Permission.INVEST)
+@pledge_attempts
 def create_pledge(campaign_id: int):
     outcome = services.create_pledge(
         g.api_user, campaign_id, json_body(), now=now(), idempotency_key=request.headers.get("Idempotency-Key"),

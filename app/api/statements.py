@@ -5,6 +5,7 @@ from flask import current_app, g, request
 
 from app.api import bp
 from app.api.openapi import document
+from app.core.boundaries import accepts_uploads_of
 from app.core.clock import now
 from app.core.errors import ValidationFailed
 from app.core.i18n import _
@@ -24,9 +25,9 @@ _line = StatementLineSchema().dump
 
 
 @bp.post("/bank-statements")
+@accepts_uploads_of(services.MAX_BYTES)
 @requires(Permission.RECONCILE_BANK)
 def import_bank_statement():
-    request.max_content_length = services.MAX_BYTES
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ValidationFailed(_("Send the statement as the multipart field `file`."),

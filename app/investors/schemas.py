@@ -265,6 +265,8 @@ class FundSchema(Schema):
 
 class ErasureSchema(Schema):
     confirm = fields.Boolean(required=True, validate=_must_be_true)
+    #: The account's password, as the page asks: a stolen token alone cannot erase an account.
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=200))
 
 
 class ErasureResultSchema(Schema):

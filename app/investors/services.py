@@ -14,10 +14,12 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, bindparam, delete, func, or_, select
+from werkzeug.security import check_password_hash
 
 from app.accounts.models import User, new_session_token
 from app.core.audit import AuditEntry, audit
 from app.core.errors import NotAllowed, NotFound, StateConflict, ValidationFailed, load
+from app.core.i18n import _
 from app.core.permissions import Permission, Role, can
 from app.extensions import db
 from app.investors import limits
@@ -769,9 +771,11 @@ def erase_user(user: User, data: Any, *, now: datetime, actor: User | None = Non
     """
     from app.investors.schemas import ErasureSchema
 
-    load(ErasureSchema(), data, "Confirm the erasure.")
+    clean = load(ErasureSchema(), data, "Confirm the erasure.")
     if not user.active:
         raise StateConflict("This account is already erased or closed.")
+    if not check_password_hash(user.password_hash, clean["password"]):
+        raise ValidationFailed(_("Confirm the erasure."), {"password": [_("That is not your password.")]})
     user.name = f"Erased user {user.id}"
     user.email = f"erased-{user.id}@erased.invalid"
     user.password_hash = UNUSABLE_PASSWORD

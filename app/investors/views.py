@@ -14,7 +14,6 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from wtforms import SelectChoice
 
-from app.accounts.services import authenticate
 from app.core.clock import now
 from app.core.errors import DomainError, ValidationFailed
 from app.core.forms import apply_errors
@@ -246,20 +245,17 @@ def erase():
     form = ErasureForm()
     status = 200
     if form.validate_on_submit():
-        if authenticate(current_user.email, form.password.data) is None:
-            form.password.errors = [*form.password.errors, _("That is not your password.")]
-            status = 422
+        try:
+            services.erase_user(current_user._get_current_object(),
+                                {"confirm": bool(form.confirm.data), "password": form.password.data},
+                                now=now(), ip_address=request.remote_addr)
+        except DomainError as exc:
+            status = _failed(form, exc)
         else:
-            try:
-                services.erase_user(current_user._get_current_object(), {"confirm": bool(form.confirm.data)},
-                                    now=now(), ip_address=request.remote_addr)
-            except DomainError as exc:
-                status = _failed(form, exc)
-            else:
-                db.session.commit()
-                logout_user()
-                flash(_("Your personal data is erased and your account is closed."), "info")
-                return redirect(url_for("main.index"))
+            db.session.commit()
+            logout_user()
+            flash(_("Your personal data is erased and your account is closed."), "info")
+            return redirect(url_for("main.index"))
     elif request.method == "POST":
         status = 422
     return render_template("investors/erase.html", form=form, kept=services.KEPT_ON_ERASURE), status

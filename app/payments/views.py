@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from app.accounts.limits import pledge_attempts
 from app.campaigns import services as campaigns
 from app.core.clock import now
 from app.core.errors import DomainError, NotFound, ValidationFailed
@@ -108,6 +109,7 @@ def _form_data(form: PledgeForm, currency: str) -> dict:
 
 @bp.route("/campaigns/<int:campaign_id>/pledge", methods=["GET", "POST"])
 @requires(Permission.INVEST)
+@pledge_attempts
 def pledge(campaign_id: int):
     """The pledge form (also embedded on the campaign page); a POST pledges and charges the card."""
     actor = _actor()

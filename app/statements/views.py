@@ -9,12 +9,13 @@ from flask_wtf.file import FileField
 from wtforms import StringField
 from wtforms.validators import InputRequired
 
+from app.core.boundaries import accepts_uploads_of
 from app.core.clock import now
 from app.core.errors import DomainError
 from app.core.forms import apply_errors
 from app.core.pagination import paginate
 from app.core.permissions import Permission, current_actor, requires
-from app.extensions import csrf, db
+from app.extensions import db
 from app.statements import services
 
 bp = Blueprint("statements", __name__)
@@ -52,11 +53,10 @@ def index():
 
 
 @bp.post("/operator/bank-statements")
-@csrf.exempt  # the app-wide check would parse the body under the small global limit first
+@accepts_uploads_of(services.MAX_BYTES)
 @requires(Permission.RECONCILE_BANK)
 def upload():
-    request.max_content_length = services.MAX_BYTES
-    form = UploadForm()  # a FlaskForm checks the CSRF token itself, now under the 50 MB limit
+    form = UploadForm()
     upload = request.files.get("file")
     if not form.validate_on_submit():
         return _index(form, 422)

@@ -112,11 +112,12 @@ def test_successful_logins_do_not_count_toward_the_limit(client, auth):
 
 
 def test_changing_password_signs_out_existing_sessions(client, auth):
-    from app.accounts.services import change_password
+    from app.accounts.passwords import set_password
+    from app.core.clock import now as clock_now
 
     user = UserFactory(email="a@example.org")
     auth.login("a@example.org")
     assert client.get("/payments/").status_code == 200
-    change_password(user, "a brand new password")
+    set_password(user, "a brand new password", now=clock_now())
     db.session.commit()
     assert client.get("/payments/").status_code == 302

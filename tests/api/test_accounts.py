@@ -138,11 +138,12 @@ def test_api_ignores_the_session_cookie(client, auth):
 
 
 def test_password_change_revokes_tokens(client, api_token):
-    from app.accounts.services import change_password
+    from app.accounts.passwords import set_password
+    from app.core.clock import now as clock_now
 
     user = UserFactory(email="a@example.org")
     headers = api_token("a@example.org")
-    change_password(user, "another long password")
+    set_password(user, "another long password", now=clock_now())
     db.session.commit()
     assert_problem(client.get("/api/v1/me", headers=headers), 401)
 

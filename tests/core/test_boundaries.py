@@ -24,3 +24,63 @@ def test_json_nested_thousands_deep_is_a_400(client, api_token, path):
     headers = api_token(UserFactory(roles=["investor"]).email)
     response = client.post(path, data=DEEP, content_type="application/json", headers=headers)
     assert response.status_code == 400 and response.mimetype == "application/problem+json"
+
+
+def test_json_nested_65_levels_is_a_400_and_64_is_read(client):
+    deep = "[" * 65 + "]" * 65
+    response = client.post("/api/v1/tokens", data=deep, content_type="application/json")
+    assert response.status_code == 400 and response.mimetype == "application/problem+json"
+    nested: dict = {}
+    node = nested
+    for _ in range(62):
+        node["x"] = {}
+        node = node["x"]
+    assert client.post("/api/v1/tokens", json={"email": "a@example.org", "password": "x", "deep": nested}
+                       ).status_code == 401
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/api/v1/users", {"email": "a\x00@example.org", "password": "long enough password", "name": "A",
+                       "role": "investor", "country": "EE"}, "email"),
+    ("/api/v1/users", {"email": "a@example.org", "password": "long enough password", "name": "A\x00",
+                       "role": "investor", "country": "EE"}, "name"),
+    ("/api/v1/tokens", {"email": "a@example.org", "password": "x", "nested": {"list": ["ok", "b\x00d"]}},
+     "nested.list.1"),
+    ("/api/v1/password-resets", {"email\x00": "a@example.org"}, "email"),
+])
+def test_a_nul_in_any_json_string_is_a_422_naming_the_field(client, path, body, field):
+    response = client.post(path, json=body)
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert field in response.get_json()["errors"]
+
+
+def test_a_nul_in_a_title_is_a_422_and_nothing_is_written(client, api_token):
+    from sqlalchemy import func, select
+
+    from app.campaigns.models import Campaign
+    from app.extensions import db
+    from tests.factories import UserFactory
+
+    headers = api_token(UserFactory(roles=["owner"]).email)
+    before = db.session.scalar(select(func.count()).select_from(Campaign))
+    response = client.post("/api/v1/campaigns", headers=headers, json={"title": "Solar\x00 roofs"})
+    assert response.status_code == 422 and "title" in response.get_json()["errors"]
+    assert db.session.scalar(select(func.count()).select_from(Campaign)) == before
+
+
+@pytest.mark.parametrize("url", ["/campaigns/?q=sol%00ar", "/api/v1/campaigns?q=sol%00ar", "/campaigns/?%00=1"])
+def test_a_nul_in_the_query_string_is_a_422(client, url):
+    assert client.get(url).status_code == 422
+
+
+def test_a_nul_in_a_form_field_is_a_422_not_a_database_error(client):
+    from tests.conftest import csrf_from
+
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"email": "a\x00@example.org", "password": "x", "csrf_token": token})
+    assert response.status_code == 422
+    assert "NUL" in response.get_data(as_text=True)
+
+
+def test_a_nul_in_a_path_segment_is_a_404(client):
+    assert client.get("/password-reset/abc%00def").status_code == 404
