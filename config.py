@@ -68,6 +68,9 @@ class Config:
     #: Calendar days a retail investor may revoke a pledge, per jurisdiction (ECSP Art. 22: 4;
     #: 259-FZ: none). Sophisticated/qualified investors and funds never have one.
     REFLECTION_DAYS = {"EU": 4, "RU": 0}
+    #: Days the acknowledgement of a complaint promises a decision in (ECSP Art. 7 and Del.
+    #: Reg. 2022/2117: a reasonable time, told to the complainant; the Bank of Russia: 30 days).
+    COMPLAINT_RESPONSE_DAYS = {"EU": 30, "RU": 30}
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "1025"))
     MAIL_FROM = os.environ.get("MAIL_FROM", "GreenRound <noreply@greenround.example>")

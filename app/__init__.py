@@ -102,6 +102,7 @@ def register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
     from app.api import bp as api_bp
     from app.campaigns.views import bp as campaigns_bp
+    from app.complaints.views import bp as complaints_bp
     from app.disclosures.views import bp as disclosures_bp
     from app.investors.views import bp as investors_bp
     from app.loans.views import bp as loans_bp
@@ -126,6 +127,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(disclosures_bp)
     app.register_blueprint(wallets_bp)
     app.register_blueprint(statements_bp)
+    app.register_blueprint(complaints_bp)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -1,7 +1,8 @@
 """Every domain's tables, imported in one place so metadata is complete for Alembic."""
 
-from app.accounts.models import User, UserRole
+from app.accounts.models import ApiToken, PasswordReset, User, UserRole
 from app.campaigns.models import Campaign, CampaignDocument, CampaignSdg, CampaignUpdate, KiisVersion
+from app.complaints.models import Complaint
 from app.core.audit import AuditEntry
 from app.investors.models import (
     ClassificationRequest,
@@ -20,6 +21,7 @@ from app.statements.models import BankStatement, StatementLine
 from app.wallets.models import BankAccount, Withdrawal, WithdrawalBatch
 
 __all__ = [
+    "ApiToken",
     "AuditEntry",
     "BankAccount",
     "BankStatement",
@@ -28,6 +30,7 @@ __all__ = [
     "CampaignSdg",
     "CampaignUpdate",
     "ClassificationRequest",
+    "Complaint",
     "Fund",
     "FundManager",
     "Instalment",
@@ -42,6 +45,7 @@ __all__ = [
     "LedgerTransaction",
     "Loan",
     "OutboxMessage",
+    "PasswordReset",
     "Payout",
     "PayoutAccount",
     "Pledge",

@@ -40,6 +40,7 @@ def json_body() -> dict:
 from app.api import (  # noqa: E402,F401
     accounts,
     campaigns,
+    complaints,
     disclosures,
     investors,
     openapi,

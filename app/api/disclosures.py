@@ -69,6 +69,7 @@ document("/disclosures/reports/{year}", "get",
          "The periodic report for a year and its quarters; ?format=csv (regulator, operator)", response=ReportSchema)
 document("/disclosures/exports/pledges.csv", "get",
          "The pledge ledger from..to (ISO dates, inclusive, at most 5 years) as streamed CSV (regulator, operator)")
+document("/disclosures/complaints.csv", "get", "The complaints register (ECSP Art. 7), CSV, one row per complaint")
 document("/disclosures/audit-log", "get",
          "The hash-chained audit log, newest first; ?from=&to=&page=&per_page=, ?format=csv streams it all "
          "(regulator, operator)", response=AuditPageSchema)
@@ -114,6 +115,12 @@ def disclosure_report(year: str):
 @requires(Permission.READ_DISCLOSURES)
 def disclosure_pledges_export():
     return responses.pledges_export_response(g.api_user)
+
+
+@bp.get("/disclosures/complaints.csv")
+@requires(Permission.READ_DISCLOSURES)
+def disclosure_complaints_register():
+    return responses.complaints_csv_response(g.api_user)
 
 
 @bp.get("/disclosures/audit-log")

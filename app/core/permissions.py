@@ -38,6 +38,8 @@ class Permission(StrEnum):
     MANAGE_FUND = "manage_fund"
     PAY_WITHDRAWALS = "pay_withdrawals"
     RECONCILE_BANK = "reconcile_bank"
+    FILE_COMPLAINT = "file_complaint"
+    HANDLE_COMPLAINTS = "handle_complaints"
 
 
 GRANTS: dict[Permission, frozenset[Role]] = {
@@ -52,6 +54,8 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.MANAGE_FUND: frozenset({Role.FUND_MANAGER}),
     Permission.PAY_WITHDRAWALS: frozenset({Role.OPERATOR}),
     Permission.RECONCILE_BANK: frozenset({Role.OPERATOR}),
+    Permission.FILE_COMPLAINT: frozenset(Role),
+    Permission.HANDLE_COMPLAINTS: frozenset({Role.OPERATOR}),
 }
 
 

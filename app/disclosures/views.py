@@ -78,6 +78,12 @@ def pledges_export():
         return _index(exc.errors, 422)
 
 
+@bp.get("/disclosures/complaints.csv")
+@requires(Permission.READ_DISCLOSURES)
+def complaints_register():
+    return responses.complaints_csv_response(current_actor())
+
+
 @bp.get("/disclosures/audit-log")
 @requires(Permission.READ_DISCLOSURES)
 def audit_log():

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from app.campaigns.lifecycle import CAMPAIGN
+from app.complaints.lifecycle import COMPLAINT
 from app.core.errors import StateConflict
 from app.core.lifecycle import IllegalTransition, Lifecycle
 from app.investors.lifecycle import CLASSIFICATION_REQUEST
@@ -13,8 +14,10 @@ from app.loans.lifecycle import INSTALMENT, LOAN, LoanEvent
 from app.loans.models import LoanStatus as L
 from app.payments.lifecycle import PLEDGE
 from app.settlement.lifecycle import PAYOUT
+from app.wallets.lifecycle import WITHDRAWAL
 
-LIFECYCLES = {lc.name: lc for lc in (CAMPAIGN, PLEDGE, LOAN, INSTALMENT, PAYOUT, CLASSIFICATION_REQUEST)}
+LIFECYCLES = {lc.name: lc for lc in (CAMPAIGN, PLEDGE, LOAN, INSTALMENT, PAYOUT, CLASSIFICATION_REQUEST,
+                                             WITHDRAWAL, COMPLAINT)}
 
 PAIRS = [
     pytest.param(lc, status, event, id=f"{name}-{status.value}-{event.value}")

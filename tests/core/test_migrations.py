@@ -52,3 +52,14 @@ def test_upgrade_of_an_empty_database_matches_the_models(tmp_path):
 def test_postgres_run_really_uses_postgres(app):
     with app.app_context():
         assert db.engine.dialect.name == "postgresql"
+
+
+def test_every_revision_id_fits_alembic_version_on_postgresql():
+    """``alembic_version.version_num`` is VARCHAR(32): a longer id migrates on SQLite and fails
+    on PostgreSQL (it did once)."""
+    from pathlib import Path
+
+    versions = Path(__file__).parents[2] / "migrations" / "versions"
+    ids = {path.name: re.search(r"^revision = ['\"]([^'\"]+)['\"]", path.read_text(), re.M).group(1)
+           for path in versions.glob("*.py")}
+    assert {name: rev for name, rev in ids.items() if len(rev) > 32} == {}

@@ -485,7 +485,8 @@ def test_erasure_anonymises_and_keeps_the_records(client, investor, inv_headers)
     put_profile(client, inv_headers)
     client.post("/api/v1/me/knowledge-test", json={"answers": correct_answers()}, headers=inv_headers)
     assert_problem(client.post("/api/v1/me/erasure", json={"confirm": False}, headers=inv_headers), 422)
-    erased = client.post("/api/v1/me/erasure", json={"confirm": True}, headers=inv_headers)
+    erased = client.post("/api/v1/me/erasure", json={"confirm": True, "password": "correct horse battery"},
+                         headers=inv_headers)
     assert erased.status_code == 200 and erased.get_json()["erased"] is True
     assert_problem(client.get("/api/v1/me", headers=inv_headers), 401)  # session token rotated
     db.session.expire_all()

@@ -1,6 +1,6 @@
 """api tokens one by one (revocable) and password-reset links
 
-Revision ID: 20261204_api_tokens_password_resets
+Revision ID: 20261204_api_tokens
 Revises: 20261203_repayment_mandates
 Create Date: 2026-12-03 16:30:00
 
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
-revision = '20261204_api_tokens_password_resets'
+revision = '20261204_api_tokens'
 down_revision = '20261203_repayment_mandates'
 branch_labels = None
 depends_on = None
