@@ -4,6 +4,7 @@ from app.accounts.models import ApiToken, PasswordReset, User, UserRole
 from app.campaigns.models import Campaign, CampaignDocument, CampaignSdg, CampaignUpdate, KiisVersion
 from app.complaints.models import Complaint
 from app.core.audit import AuditEntry
+from app.disclosures.models import ExpectedDefaultRate
 from app.investors.models import (
     ClassificationRequest,
     Fund,
@@ -31,6 +32,7 @@ __all__ = [
     "CampaignUpdate",
     "ClassificationRequest",
     "Complaint",
+    "ExpectedDefaultRate",
     "Fund",
     "FundManager",
     "Instalment",

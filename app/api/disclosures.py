@@ -69,6 +69,11 @@ document("/disclosures/reports/{year}", "get",
          "The periodic report for a year and its quarters; ?format=csv (regulator, operator)", response=ReportSchema)
 document("/disclosures/exports/pledges.csv", "get",
          "The pledge ledger from..to (ISO dates, inclusive, at most 5 years) as streamed CSV (regulator, operator)")
+document("/disclosures/reports/{year}/projects", "get", "ECSP Art. 16: one row per project funded in the year "
+         "(owner, instrument, amount, investors by fiscal residence and by classification); ?format=csv|xlsx")
+document("/disclosures/default-rates", "get", "ECSP Art. 20 / Del. Reg. 2022/2115: per risk class the expected and the "
+         "actual default rate (average of the 1-year rates of the three 12-month windows of the preceding 36 "
+         "months), with numerator and denominator")
 document("/disclosures/complaints.csv", "get", "The complaints register (ECSP Art. 7), CSV, one row per complaint")
 document("/disclosures/audit-log", "get",
          "The hash-chained audit log, newest first; ?from=&to=&page=&per_page=, ?format=csv streams it all "
@@ -115,6 +120,22 @@ def disclosure_report(year: str):
 @requires(Permission.READ_DISCLOSURES)
 def disclosure_pledges_export():
     return responses.pledges_export_response(g.api_user)
+
+
+@bp.get("/disclosures/reports/<year>/projects")
+@requires(Permission.READ_DISCLOSURES)
+def disclosure_projects(year: str):
+    return responses.projects(g.api_user, year, responses.output_format(("json", "csv", "xlsx")))
+
+
+@bp.get("/disclosures/default-rates")
+@requires(Permission.READ_DISCLOSURES)
+def disclosure_default_rates():
+    rates = responses.default_rates(g.api_user)
+    items = [{key: value for key, value in rate.items() if key != "as_of"}
+             | {"windows": [w | {"start": w["start"].isoformat(), "end": w["end"].isoformat()}
+                            for w in rate["windows"]]} for rate in rates]
+    return {"as_of": rates[0]["as_of"].isoformat(), "window_months": 36, "items": items}
 
 
 @bp.get("/disclosures/complaints.csv")

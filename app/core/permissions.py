@@ -40,6 +40,7 @@ class Permission(StrEnum):
     RECONCILE_BANK = "reconcile_bank"
     FILE_COMPLAINT = "file_complaint"
     HANDLE_COMPLAINTS = "handle_complaints"
+    SET_EXPECTED_DEFAULTS = "set_expected_defaults"
 
 
 GRANTS: dict[Permission, frozenset[Role]] = {
@@ -56,6 +57,7 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.RECONCILE_BANK: frozenset({Role.OPERATOR}),
     Permission.FILE_COMPLAINT: frozenset(Role),
     Permission.HANDLE_COMPLAINTS: frozenset({Role.OPERATOR}),
+    Permission.SET_EXPECTED_DEFAULTS: frozenset({Role.OPERATOR}),
 }
 
 

@@ -76,6 +76,33 @@ def report(actor: Any, raw_year: str) -> dict[str, Any]:
     return data
 
 
+def projects(actor: Any, raw_year: str, fmt: str) -> Response | dict[str, Any]:
+    """The Art. 16 list of ``year`` as JSON, CSV or XLSX, audited."""
+    from app.disclosures import projects as art16
+
+    year = reports.parse_year(raw_year, now=now())
+    rows = art16.funded_projects(year)
+    record(actor, subject_type="report", subject_id=f"{year}/projects")
+    if fmt == "csv":
+        return _download(art16.projects_csv(rows), "text/csv", f"greenround-projects-{year}.csv")
+    if fmt == "xlsx":
+        return _download(art16.projects_xlsx(rows, year),
+                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                         f"greenround-projects-{year}.xlsx")
+    return {"year": year, "items": rows, "total": len(rows)}
+
+
+def default_rates(actor: Any | None) -> list[dict[str, Any]]:
+    """Art. 20 default rates as of now; audited when a signed-in discloser asks (the public page
+    shows the same figures to anyone)."""
+    from app.disclosures import default_rates as art20
+
+    rates = art20.default_rates(now())
+    if actor is not None:
+        record(actor, subject_type="report", subject_id="default-rates")
+    return rates
+
+
 def report_csv_response(data: dict[str, Any]) -> Response:
     return _download(reports.report_csv(data), "text/csv", f"greenround-report-{data['year']}.csv")
 

@@ -14,20 +14,51 @@ Every ``/disclosures`` page except the index is audited like its API twin.
 
 from datetime import date
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 
 from app.core.clock import now
 from app.core.errors import ValidationFailed
 from app.core.pagination import page_args, paginate
 from app.core.permissions import Permission, current_actor, requires
 from app.disclosures import exports, reports, responses, services
+from app.extensions import db
 
 bp = Blueprint("disclosures", __name__)
 
 
 @bp.get("/transparency")
 def transparency():
-    return render_template("disclosures/transparency.html", figures=reports.transparency(now=now()))
+    from app.disclosures import default_rates
+
+    return render_template("disclosures/transparency.html", figures=reports.transparency(now=now()),
+                           default_rates=default_rates.default_rates(now()))
+
+
+@bp.route("/disclosures/expected-default-rates", methods=["GET", "POST"])
+@requires(Permission.SET_EXPECTED_DEFAULTS)
+def expected_default_rates():
+    """The operator sets each risk class's expected default rate and its assumptions (one form per class)."""
+    from app.disclosures import default_rates
+
+    errors: dict[str, dict[str, list[str]]] = {}
+    status = 200
+    if request.method == "POST":
+        risk = request.form.get("risk_class", "")
+        if not FlaskForm().validate_on_submit():
+            abort(400)
+        try:
+            default_rates.set_expected(current_actor(), risk, request.form, now=now(), ip_address=request.remote_addr)
+        except ValidationFailed as exc:
+            db.session.rollback()
+            errors[risk], status = exc.errors, 422
+        else:
+            db.session.commit()
+            flash(_("The expected default rate of class %(risk)s is saved.", risk=risk), "success")
+            return redirect(url_for("disclosures.expected_default_rates"))
+    return render_template("disclosures/expected_default_rates.html", rates=default_rates.default_rates(now()),
+                           errors=errors, typed=request.form, form=FlaskForm()), status
 
 
 def _index(errors: dict[str, list[str]] | None = None, status: int = 200):
@@ -76,6 +107,16 @@ def pledges_export():
         return responses.pledges_export_response(current_actor())
     except ValidationFailed as exc:
         return _index(exc.errors, 422)
+
+
+@bp.get("/disclosures/reports/<year>/projects")
+@requires(Permission.READ_DISCLOSURES)
+def projects(year: str):
+    fmt = responses.output_format(("html", "csv", "xlsx"))
+    found = responses.projects(current_actor(), year, "json" if fmt == "html" else fmt)
+    if fmt != "html":
+        return found
+    return render_template("disclosures/projects.html", **found)
 
 
 @bp.get("/disclosures/complaints.csv")
