@@ -136,7 +136,46 @@ def seed(now: datetime) -> SeedReport:
     db.session.flush()
     _replay_history(now, users)
     report.investor_steps += _money_back(users, now)
+    report.investor_steps += _duties(users, now)
     return report
+
+
+#: The operator's expected default rates per risk class (bps) and what they rest on.
+EXPECTED_DEFAULTS = {
+    "A": (100, "Public-sector borrowers (schools, municipalities) with budget-backed repayments."),
+    "B": (250, "Housing associations with energy-saving contracts; Baltic SME loan defaults 2015-2024."),
+    "C": (500, "Young companies with one revenue line; the platform's own record so far."),
+    "D": (900, "Start-ups before revenue; early-stage cleantech loss rates in the region."),
+    "E": (1500, "Pilots of unproven technology; assumed, as no history exists."),
+}
+
+
+def _duties(users: dict[str, User], now: datetime) -> list[str]:
+    """What a regulator checks first, through the same services: the expected default rates the
+    transparency page shows, and one complaint filed, acknowledged and answered. Done once."""
+    from app.complaints import services as complaints
+    from app.complaints.models import Complaint
+    from app.disclosures import default_rates
+    from app.disclosures.models import ExpectedDefaultRate
+
+    if db.session.get(ExpectedDefaultRate, "A") is not None:
+        return []
+    operator, citizen = users["operator"], users["citizen.janis"]
+    for risk, (bps, assumptions) in EXPECTED_DEFAULTS.items():
+        default_rates.set_expected(operator, risk, {"expected_default_rate_bps": bps, "assumptions": assumptions},
+                                   now=now - timedelta(days=30))
+    steps = ["the operator set the expected default rate of each risk class (see /transparency)"]
+    if db.session.scalar(select(Complaint.id).where(Complaint.complainant_id == citizen.id)) is None:
+        filed = complaints.file_complaint(citizen, {
+            "subject": "The payment instructions e-mail came late",
+            "body": "I pledged by bank transfer and the instructions reached me only the next morning."},
+            now=now - timedelta(days=6))
+        complaints.respond(operator, filed.id, {
+            "decision": "upheld", "response": "Our mail server queued messages overnight; it now sends at once. "
+            "Your pay-by date was extended by a day."}, now=now - timedelta(days=4))
+        steps.append(f"{citizen.email} filed complaint {filed.reference}; the operator upheld it")
+    db.session.commit()
+    return steps
 
 
 def _make_ready(user: User, operator: User, now: datetime) -> list[str]:

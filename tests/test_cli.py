@@ -86,3 +86,14 @@ def test_demo_money_is_real_and_balances(runner, api_token):
         portfolio = runner.app.test_client().get("/api/v1/portfolio", headers=headers).get_json()
         assert portfolio["holdings"], email
         assert portfolio["received"], email
+
+
+def test_demo_sets_expected_default_rates_and_answers_a_complaint(runner):
+    from app.complaints.models import Complaint
+    from app.disclosures.models import ExpectedDefaultRate
+
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    assert sorted(db.session.scalars(select(ExpectedDefaultRate.risk_class))) == ["A", "B", "C", "D", "E"]
+    assert [(c.status, c.decision) for c in db.session.scalars(select(Complaint))] == [("resolved", "upheld")]
+    assert "Baltic SME loan defaults" in runner.app.test_client().get("/transparency").get_data(as_text=True)
