@@ -33,9 +33,11 @@ run: install translations
 	$(FLASK) demo seed
 	$(FLASK) serve --host 127.0.0.1 --port 5000
 
-## make test: ruff, then the whole pytest suite (PostgreSQL too when TEST_DATABASE_URL is set)
+## make test: ruff, bandit (reviewed lines carry `# nosec <id>  # reason`), then the whole pytest
+## suite (PostgreSQL too when TEST_DATABASE_URL is set)
 test: dev translations
 	$(BIN)/ruff check .
+	$(BIN)/bandit -q -r app
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## make bench: every benchmark in bench/ (PostgreSQL on 127.0.0.1, wrk; minutes; not part of make test)

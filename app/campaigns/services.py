@@ -25,6 +25,7 @@ from app.campaigns.models import (
     CampaignUpdate,
     KiisVersion,
 )
+from app.campaigns.pdfs import pdf_problem
 from app.campaigns.schemas import (
     AmendSchema,
     ApproveSchema,
@@ -41,6 +42,8 @@ from app.core.permissions import Permission, Role, can
 from app.extensions import db
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+#: Documents per campaign: enough for a business plan, the accounts and the permits.
+MAX_DOCUMENTS = 20
 #: Statuses whose amounts count toward the owner's 12-month offer cap.
 _CAP_STATUSES = (
     CampaignStatus.SUBMITTED,
@@ -309,8 +312,10 @@ def add_document(campaign: Campaign, actor: Any, *, title: str, filename: str, d
         errors["file"] = ["Choose a PDF file to upload."]
     elif len(data) > MAX_DOCUMENT_BYTES:
         errors["file"] = ["The file is larger than 10 MB."]
-    elif not data.startswith(b"%PDF-") or b"%%EOF" not in data[-2048:]:
-        errors["file"] = ["This file is not a PDF document."]
+    elif (problem := pdf_problem(data)) is not None:
+        errors["file"] = [problem]
+    if len(documents(campaign)) >= MAX_DOCUMENTS:
+        errors["file"] = [f"A campaign holds at most {MAX_DOCUMENTS} documents."]
     if errors:
         raise ValidationFailed("The document was not accepted.", errors)
     storage.mkdir(parents=True, exist_ok=True)

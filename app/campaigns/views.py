@@ -237,7 +237,7 @@ def download_document(campaign_id: int, document_id: int):
         raise NotFound("No such document.")
     path = Path(current_app.config["DOCUMENTS_DIR"]) / document.storage_name
     response = Response(path.read_bytes(), mimetype="application/pdf")  # at most 10 MB
-    response.headers["Content-Disposition"] = f'inline; filename="document-{document.id}.pdf"'
+    response.headers["Content-Disposition"] = f'attachment; filename="document-{document.id}.pdf"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 

@@ -153,8 +153,17 @@ def test_owner_sees_the_rejection_reason(client, owner):
     assert "Attach the audit." in client.get("/campaigns/mine").get_data(as_text=True)
 
 
-MINIMAL_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-               b"trailer<</Root 1 0 R>>\n%%EOF\n")
+def _one_page_pdf() -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.cell(text="Energy audit 2026")
+    return bytes(pdf.output())
+
+
+MINIMAL_PDF = _one_page_pdf()
 
 
 def _upload(client, campaign, title, data, filename="audit.pdf"):
