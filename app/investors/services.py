@@ -64,8 +64,40 @@ PERSONAL_PROFILE_FIELDS = ("legal_name", "address", "annual_income", "liquid_ass
 UNUSABLE_PASSWORD = "!erased"  # noqa: S105  # nosec B105  # a marker that matches no password
 #: What erasure keeps, and why (said to the person and written to the audit log).
 KEPT_ON_ERASURE = ("pledges and ledger entries (ECSP Art. 26: five years)",
-                   "classification and knowledge-test outcomes (ECSP Art. 21)",
-                   "the audit log")
+                   "your classification, its evidence and your knowledge-test answers (ECSP Art. 21 and 26: "
+                   "five years)",
+                   "the audit log (ECSP Art. 26: five years)")
+
+
+def holdings_blocking_erasure(user: User) -> list[str]:
+    """What keeps an account open: money still in the wallet, pledges still live, loans the
+    person holds still repaying. Records of open money cannot be erased (ECSP Art. 26)."""
+    from app.campaigns.models import Campaign
+    from app.loans.models import Loan, LoanStatus
+    from app.payments.models import Pledge, PledgeStatus
+    from app.wallets import services as wallets
+
+    reasons = []
+    if any(b["available"] or b["reserved"] for b in wallets.balances(user)):
+        reasons.append(_("Money is still in your wallet: withdraw it first."))
+    live = db.session.scalar(select(func.count()).select_from(Pledge).where(
+        Pledge.investor_id == user.id, Pledge.fund_id.is_(None),
+        Pledge.status.in_([PledgeStatus.PENDING_PAYMENT.value, PledgeStatus.PAID.value])))
+    if live:
+        reasons.append(_("%(n)s of your pledges are still in a funding round.", n=live))
+    repaying = db.session.scalar(select(func.count()).select_from(Pledge)
+                                 .join(Loan, Loan.campaign_id == Pledge.campaign_id)
+                                 .where(Pledge.investor_id == user.id, Pledge.fund_id.is_(None),
+                                        Pledge.status == PledgeStatus.SETTLED.value,
+                                        Loan.status.in_([LoanStatus.ACTIVE.value, LoanStatus.OVERDUE.value])))
+    if repaying:
+        reasons.append(_("%(n)s of the loans you hold are still repaying.", n=repaying))
+    owned = db.session.scalar(select(func.count()).select_from(Campaign).join(Loan, Loan.campaign_id == Campaign.id)
+                              .where(Campaign.owner_id == user.id,
+                                     Loan.status.in_([LoanStatus.ACTIVE.value, LoanStatus.OVERDUE.value])))
+    if owned:
+        reasons.append(_("%(n)s of your campaigns' loans are still being repaid.", n=owned))
+    return reasons
 
 
 def count(statement: Select) -> int:
@@ -766,8 +798,9 @@ def erase_user(user: User, data: Any, *, now: datetime, actor: User | None = Non
     Name and e-mail become placeholders, the password becomes unusable, the session
     token rotates (every cookie and API token dies) and the account is deactivated;
     the profile's personal fields and declared finances are blanked. Pledges, ledger
-    entries, classification and test outcomes, and the audit log stay, linked to the
-    anonymous user id.
+    entries, the classification with its evidence, the knowledge-test answers and the audit
+    log stay five years (ECSP Art. 26), linked to the anonymous user id. Refused (409) while
+    money is open: a wallet balance, a live pledge, a loan still repaying.
     """
     from app.investors.schemas import ErasureSchema
 
@@ -776,6 +809,10 @@ def erase_user(user: User, data: Any, *, now: datetime, actor: User | None = Non
         raise StateConflict("This account is already erased or closed.")
     if not check_password_hash(user.password_hash, clean["password"]):
         raise ValidationFailed(_("Confirm the erasure."), {"password": [_("That is not your password.")]})
+    blocking = holdings_blocking_erasure(user)
+    if blocking:
+        raise StateConflict(_("Your account cannot be erased while money is open: %(reasons)s",
+                              reasons=" ".join(blocking)), {"account": blocking})
     user.name = f"Erased user {user.id}"
     user.email = f"erased-{user.id}@erased.invalid"
     user.password_hash = UNUSABLE_PASSWORD
@@ -788,10 +825,6 @@ def erase_user(user: User, data: Any, *, now: datetime, actor: User | None = Non
         profile.other_platforms_amount = 0
         profile.acknowledged_loss_capacity = None
         profile.updated_at = now
-    for request in db.session.scalars(select(ClassificationRequest).where(ClassificationRequest.user_id == user.id)):
-        request.evidence = None
-    for attempt in db.session.scalars(select(KnowledgeTestAttempt).where(KnowledgeTestAttempt.user_id == user.id)):
-        attempt.answers = {}
     db.session.execute(delete(FundManager).where(FundManager.user_id == user.id))
     audit("user.erased", actor=actor or user, subject=user, ip_address=ip_address,
           details={"kept": list(KEPT_ON_ERASURE)}, at=now)
