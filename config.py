@@ -77,6 +77,8 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_ATTEMPTS_PER_MINUTE = 5
+    #: ECSP Art. 8: whether platform staff (the operator role) may invest here at all.
+    STAFF_MAY_INVEST = _bool("STAFF_MAY_INVEST", False)
     REGISTRATIONS_PER_ADDRESS = "10 per hour"
     TOKENS_PER_ADDRESS = "20 per minute"
     PASSWORD_RESETS_PER_ADDRESS = "5 per hour"  # noqa: S105 (a rate, not a password)

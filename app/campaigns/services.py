@@ -38,6 +38,7 @@ from app.campaigns.schemas import (
 from app.core.audit import audit
 from app.core.errors import NotAllowed, NotFound, StateConflict, ValidationFailed, field_errors
 from app.core.errors import load as load_input
+from app.core.i18n import _
 from app.core.permissions import Permission, Role, can
 from app.extensions import db
 
@@ -202,11 +203,18 @@ def submit(campaign: Campaign, actor: Any, *, now: datetime, caps: dict[str, int
     return campaign
 
 
+def _require_independent(campaign: Campaign, actor: Any) -> None:
+    """ECSP Art. 8: an operator does not review, approve, reject or amend their own campaign."""
+    if campaign.owner_id == actor.id:
+        raise NotAllowed(_("You cannot review a campaign you own: another operator must."))
+
+
 def approve(campaign: Campaign, actor: Any, data: Any, *, now: datetime, fee_bps: int) -> Campaign:
     """Accept a submission with a risk class; freezes KIIS version 1 and opens the round
     now or at ``opens_at``."""
     if not can(actor, Permission.REVIEW_CAMPAIGNS):
         raise NotAllowed("Only the platform operator reviews campaigns.")
+    _require_independent(campaign, actor)
     clean = load(ApproveSchema(), data, "The approval is invalid.")
     next_status(campaign.status, Event.APPROVE)
     opens_at = clean["opens_at"] or campaign.opens_at or now
@@ -231,6 +239,7 @@ def reject(campaign: Campaign, actor: Any, data: Any, *, now: datetime) -> Campa
     """Send a submission back to draft with the operator's reason, which the owner sees."""
     if not can(actor, Permission.REVIEW_CAMPAIGNS):
         raise NotAllowed("Only the platform operator reviews campaigns.")
+    _require_independent(campaign, actor)
     clean = load(RejectSchema(), data, "The rejection is invalid.")
     _transition(campaign, Event.REJECT, actor, now, reason=clean["reason"])
     campaign.rejection_reason = clean["reason"]
@@ -463,6 +472,7 @@ def amend_terms(campaign: Campaign, actor: Any, data: Any, *, now: datetime, fee
     """
     if not can(actor, Permission.REVIEW_CAMPAIGNS):
         raise NotAllowed("Only the platform operator amends an offer.")
+    _require_independent(campaign, actor)
     if campaign.status not in (CampaignStatus.APPROVED, CampaignStatus.LIVE):
         raise StateConflict(f"A campaign that is {campaign.status} cannot be amended.",
                             {"status": [f"not allowed from {campaign.status}"]})

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
@@ -115,6 +116,7 @@ def _reserve_pledge(actor: Any, campaign: Any, data: Any, digest: str, key: str 
             _("Unknown payment method."),
             {"payment_method": [_("Unknown payment method %(id)s.", id=clean["payment_method"])]})
     rules.check_campaign(campaign, clean, now)
+    rules.check_conflicts(actor, campaign, staff_may_invest=current_app.config["STAFF_MAY_INVEST"])
     j = investors.current_jurisdiction()
     context = investors.investor_context(actor, now)
     rules.check_readiness(actor, now, j, context)

@@ -18,6 +18,7 @@ from app.campaigns.models import Campaign, CampaignStatus
 from app.core.errors import NotAllowed, StateConflict, ValidationFailed, load
 from app.core.i18n import _
 from app.core.money import format_money
+from app.core.permissions import Role
 from app.investors import limits
 from app.investors import services as investors
 from app.payments.schemas import PledgeInputSchema
@@ -80,6 +81,17 @@ def check_campaign(campaign: Any, clean: dict, now: datetime) -> None:
         raise StateConflict(_("The terms changed since you read them: read the current Key Investment Information "
                               "Sheet (version %(version)s) and pledge again.", version=campaign.current_kiis_version),
                             {"kiis_version": [_("Outdated.")]})
+
+
+def check_conflicts(actor: Any, campaign: Any, *, staff_may_invest: bool) -> None:
+    """ECSP Art. 8: no one invests in their own offer, and platform staff invest only where
+    the deployment allows it (``STAFF_MAY_INVEST``). A 403; nothing is written."""
+    if campaign.owner_id == actor.id:
+        raise NotAllowed(_("You cannot pledge to a campaign you own."),
+                         {"campaign": [_("This is your own campaign.")]})
+    if not staff_may_invest and Role.OPERATOR.value in actor.role_names:
+        raise NotAllowed(_("Platform staff may not invest on this platform."),
+                         {"campaign": [_("Operators do not invest here (conflict of interest).")]})
 
 
 def check_wallet(available: int, amount: int, currency: str) -> None:
