@@ -1,6 +1,7 @@
 """The account rate limits, each shared by the HTML page and its API route (API.md, Conventions).
 
-Logins: only failed attempts count: five failures a minute for one address or one account,
+Logins: only failed attempts count: five failures a minute for one address, or for one
+account from one address (not for the account alone: anyone could then lock its owner out),
 and the sixth attempt is answered 429 before the password is even checked. Registrations,
 token issuance and password-reset requests count every POST from an address, so a script
 can neither mass-create accounts nor flood someone's inbox with reset links.
@@ -20,7 +21,7 @@ def _attempted_account() -> str:
     if email is None:
         body = request.get_json(silent=True)
         email = body.get("email") if isinstance(body, dict) else None
-    return f"account:{str(email or '').strip().lower()}"
+    return f"account:{str(email or '').strip().lower()}:{request.remote_addr}"
 
 
 def _failed(response) -> bool:

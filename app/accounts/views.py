@@ -174,8 +174,8 @@ def request_password_reset():
 
 @bp.route("/password-reset/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
-    if current_user.is_authenticated:
-        logout_user()
+    """The reset form. A signed-in visitor stays signed in until the reset succeeds (a GET of
+    someone's image pointing here changes nothing); the reset then ends every session."""
     if not passwords.reset_is_open(token, now=now()):
         db.session.rollback()
         return render_template("accounts/reset_expired.html"), 410
@@ -189,6 +189,7 @@ def reset_password(token: str):
             apply_errors(form, exc)
         else:
             db.session.commit()
+            logout_user()
             flash(_("Your password is reset. Log in with the new one."), "success")
             return redirect(url_for("accounts.login"))
     return render_template("accounts/reset_password.html", form=form), 422 if form.errors else 200

@@ -9,16 +9,19 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from pypdf.generic import DictionaryObject, IndirectObject
 
-#: Names whose presence means the document can run code or act when opened.
+#: Keys whose presence means the document can run code, act on events or carry files.
 _ACTIVE = ("/JavaScript", "/JS", "/AA", "/Launch", "/EmbeddedFiles", "/RichMedia", "/XFA")
+#: Action types (an action dictionary's ``/S``) that run code, start programs or send data,
+#: wherever they appear: an open action, a link, the ``/Next`` of a harmless action.
+_ACTIONS = ("/JavaScript", "/Launch", "/ImportData", "/SubmitForm", "/GoToE", "/RichMediaExecute")
+#: Deeper than this is not a document anyone writes; it is refused rather than half-searched.
+MAX_DEPTH = 64
 
 
-def _resolve(value):
-    return value.get_object() if isinstance(value, IndirectObject) else value
-
-
-def _active_names(node, seen: set[int]) -> str | None:
-    """The first active name anywhere under ``node`` (dictionaries and arrays, each object once)."""
+def _active(node) -> str | None:
+    """The first active key or action anywhere under ``node`` (each object once); ``/TooDeep``
+    when the structure nests beyond ``MAX_DEPTH``."""
+    seen: set[int] = set()
     stack = [(node, 0)]
     while stack:
         value, level = stack.pop()
@@ -27,18 +30,14 @@ def _active_names(node, seen: set[int]) -> str | None:
                 continue
             seen.add(value.idnum)
             value = value.get_object()
-        if level > 64:
-            continue
+        if level > MAX_DEPTH:
+            return "/TooDeep"
         if isinstance(value, DictionaryObject):
+            if value.get("/S") in _ACTIONS:
+                return str(value.get("/S"))
             for key, child in value.items():
                 if key in _ACTIVE:
                     return key
-                if key == "/OpenAction":
-                    # A destination (open at page 1, zoom) is harmless; any other action is not.
-                    action = _resolve(child)
-                    if isinstance(action, DictionaryObject) and action.get("/S") != "/GoTo":
-                        return key
-                    continue
                 if key != "/Parent":
                     stack.append((child, level + 1))
         elif isinstance(value, list):
@@ -57,7 +56,7 @@ def pdf_problem(data: bytes) -> str | None:
             return "The PDF is encrypted or password-protected; upload it without protection."
         if len(reader.pages) == 0:
             return "The PDF has no pages."
-        if _active_names(reader.trailer["/Root"], set()) is not None:
+        if _active(reader.trailer["/Root"]) is not None:
             return "The PDF contains scripts or actions; export it again as a plain PDF."
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError, OSError):
         return "This file is not a readable PDF document."

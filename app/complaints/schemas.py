@@ -1,13 +1,23 @@
 """Complaint input and output, for the API and the pages alike."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_load, validate
 
 from app.complaints.models import Decision
 
 _ID = validate.Range(min=1, max=2**63 - 1)
 
 
-class ComplaintInputSchema(Schema):
+class _Stripped(Schema):
+    """Text fields are read without their surrounding blanks, so blanks alone are empty."""
+
+    @pre_load
+    def _strip(self, data, **kwargs):
+        if isinstance(data, dict):
+            return {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
+        return data
+
+
+class ComplaintInputSchema(_Stripped):
     subject = fields.String(required=True, validate=validate.Length(
         min=3, max=200, error="Write a subject of 3 to 200 characters."),
         error_messages={"required": "Write a subject."})
@@ -18,7 +28,7 @@ class ComplaintInputSchema(Schema):
     pledge_id = fields.Integer(allow_none=True, strict=True, validate=_ID)
 
 
-class ResponseInputSchema(Schema):
+class ResponseInputSchema(_Stripped):
     decision = fields.String(required=True, validate=validate.OneOf(
         [d.value for d in Decision], error="Choose upheld or rejected."),
         error_messages={"required": "Choose a decision."})

@@ -4,8 +4,8 @@
   "bigint out of range" (PostgreSQL);
 - JSON nested deeper than ``MAX_JSON_DEPTH`` is malformed (400) for every reader of a body
   (the routes, the rate limiter's key, the webhooks), never a RecursionError;
-- a NUL character in the path, the query string, a form field or any JSON string (key or
-  value) is a 422 naming the field: PostgreSQL text cannot store it, and psycopg raised
+- a NUL character in the path, the query string, a form field, an upload's file name or any
+  JSON string (key or value) is a 422 naming the field: PostgreSQL text cannot store it, and psycopg raised
   a DataError (500) on it.
 """
 
@@ -80,6 +80,9 @@ def _nul_field() -> str | None:
         for name, value in source.items(multi=True):
             if NUL in name or NUL in value:
                 return name.replace(NUL, "") or "_schema"
+    for name, upload in request.files.items(multi=True):
+        if NUL in name or NUL in (upload.filename or ""):
+            return name.replace(NUL, "") or "file"
     if request.is_json:
         return _nul_in_json(request.get_json(silent=True))
     return None

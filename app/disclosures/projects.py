@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import select
 
 from app.accounts.models import User
@@ -100,7 +101,8 @@ def projects_xlsx(rows: list[dict[str, Any]], year: int) -> bytes:
     sheet = workbook.create_sheet(f"Projects {year}")
     sheet.append(list(COLUMNS))
     for row in _flat(rows):
-        sheet.append(row)
+        # Control characters a title may hold are not allowed in a worksheet at all.
+        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row])
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

@@ -307,3 +307,20 @@ def test_api_erasure_with_the_password_erases(client, api_token):
     response = client.post("/api/v1/me/erasure", headers=headers, json={"confirm": True, "password": PASSWORD})
     assert response.status_code == 200
     assert not db.session.get(User, user.id).active
+
+
+def test_failures_from_other_addresses_do_not_lock_the_owner_out(client):
+    UserFactory(email="victim@example.org")
+    for n in range(6):
+        client.post("/api/v1/tokens", json={"email": "victim@example.org", "password": "guess"},
+                    environ_overrides={"REMOTE_ADDR": f"203.0.113.{n + 1}"})
+    own = client.post("/api/v1/tokens", json={"email": "victim@example.org", "password": PASSWORD},
+                      environ_overrides={"REMOTE_ADDR": "198.51.100.7"})
+    assert own.status_code == 201
+
+
+def test_opening_a_reset_link_signs_no_one_out(client, auth):
+    UserFactory(email="a@example.org")
+    auth.login("a@example.org")
+    assert client.get("/password-reset/not-a-real-token").status_code == 410
+    assert client.get("/payments/").status_code == 200

@@ -37,6 +37,28 @@ def _open_script(writer: PdfWriter) -> None:
         NameObject("/S"): NameObject("/JavaScript"), NameObject("/JS"): TextStringObject("app.alert('hi');")})
 
 
+def _goto_then_script(writer: PdfWriter) -> None:
+    script = DictionaryObject({NameObject("/S"): NameObject("/JavaScript"), NameObject("/JS"): TextStringObject("1")})
+    writer.root_object[NameObject("/OpenAction")] = DictionaryObject({
+        NameObject("/S"): NameObject("/GoTo"), NameObject("/Next"): script})
+
+
+def _launch_link(writer: PdfWriter) -> None:
+    from pypdf.generic import ArrayObject
+
+    launch = DictionaryObject({NameObject("/S"): NameObject("/Launch"), NameObject("/F"): TextStringObject("calc.exe")})
+    link = DictionaryObject({NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Link"),
+                             NameObject("/A"): launch})
+    writer.pages[0][NameObject("/Annots")] = ArrayObject([writer._add_object(link)])
+
+
+def _deeply_nested(writer: PdfWriter) -> None:
+    node = DictionaryObject({NameObject("/JS"): TextStringObject("1")})
+    for _ in range(70):
+        node = DictionaryObject({NameObject("/X"): node})
+    writer.pages[0][NameObject("/Deep")] = node
+
+
 POLYGLOT = (b"%PDF-1.4\n<html><body><script>alert(document.domain)</script></body></html>\n"
             b"trailer<</Root 1 0 R>>\n%%EOF\n")
 
@@ -47,6 +69,9 @@ POLYGLOT = (b"%PDF-1.4\n<html><body><script>alert(document.domain)</script></bod
     (_rewritten(lambda w: w.encrypt("secret")), "encrypted"),
     (_rewritten(_open_script), "scripts or actions"),
     (_rewritten(lambda w: w.add_attachment("run.exe", b"MZ")), "scripts or actions"),
+    (_rewritten(_goto_then_script), "scripts or actions"),
+    (_rewritten(_launch_link), "scripts or actions"),
+    (_rewritten(_deeply_nested), "scripts or actions"),
 ])
 def test_a_pdf_that_is_not_plain_is_refused(data, message):
     assert message in pdf_problem(data)

@@ -197,3 +197,13 @@ def test_the_pages_file_and_decide_a_complaint(app, client, auth, people):
     assert stranger.get(f"/complaints/{complaint.id}").status_code == 404
     assert post_form(client, f"/complaints/{complaint.id}", {"decision": "upheld", "response": "x" * 20},
                      page=f"/complaints/{complaint.id}").status_code == 403
+
+
+def test_blanks_alone_are_no_complaint_and_no_answer(client, people):
+    _, tokens = people
+    blank = client.post("/api/v1/complaints", headers=tokens["investor"], json={"subject": "    ", "body": " " * 20})
+    assert set(problem(blank, 422)["errors"]) == {"subject", "body"}
+    filed = client.post("/api/v1/complaints", headers=tokens["investor"], json=GOOD).get_json()
+    empty = client.post(f"/api/v1/complaints/{filed['id']}/respond", headers=tokens["operator"],
+                        json={"decision": "upheld", "response": " " * 30})
+    assert set(problem(empty, 422)["errors"]) == {"response"}

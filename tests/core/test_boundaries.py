@@ -84,3 +84,15 @@ def test_a_nul_in_a_form_field_is_a_422_not_a_database_error(client):
 
 def test_a_nul_in_a_path_segment_is_a_404(client):
     assert client.get("/password-reset/abc%00def").status_code == 404
+
+
+def test_a_nul_in_an_uploads_file_name_is_a_422(client, api_token):
+    from tests.factories import UserFactory
+
+    headers = api_token(UserFactory(roles=["operator"]).email)
+    boundary = "----greenround"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\x00b.xml\"\r\n"
+            f"Content-Type: application/xml\r\n\r\n<x/>\r\n--{boundary}--\r\n").encode()
+    response = client.post("/api/v1/bank-statements", data=body, headers=headers,
+                           content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 422 and "file" in response.get_json()["errors"]

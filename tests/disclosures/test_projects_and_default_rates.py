@@ -137,3 +137,12 @@ def test_the_operator_sets_expected_rates_and_the_api_and_the_public_page_show_t
 def test_only_the_operator_sets_expected_rates(client, auth, people):
     auth.login("regulator@example.org")
     assert client.get("/disclosures/expected-default-rates").status_code == 403
+
+
+def test_a_control_character_in_a_title_does_not_break_the_workbook(client, api_token, funded, frozen_clock):
+    funded.title = "Heat pumps\x01 for Tartu"
+    db.session.commit()
+    xlsx = client.get(f"/api/v1/disclosures/reports/{NOW.year}/projects?format=xlsx",
+                      headers=api_token("regulator@example.org"))
+    assert xlsx.status_code == 200
+    assert load_workbook(io.BytesIO(xlsx.data)).active.cell(row=2, column=2).value == "Heat pumps for Tartu"
