@@ -167,6 +167,8 @@ class LimitDecision:
     warning: str | None = None
     #: The currency limits are checked in, when the pledge was in another one.
     expected_currency: str | None = None
+    #: The investor's earlier live pledges to the same offer, counted toward the threshold.
+    in_offer: int = 0
 
     @property
     def allowed(self) -> bool:
@@ -191,6 +193,13 @@ class LimitDecision:
         match self.outcome:
             case Outcome.ALLOWED:
                 return _("The pledge is within your limits.")
+            case Outcome.NEEDS_ACKNOWLEDGEMENT if self.in_offer:
+                return _(
+                    "With your earlier pledges of %(earlier)s to this offer, this one brings your total above "
+                    "%(threshold)s, the higher of EUR 1,000 or 5 %% of your net worth. Confirm that you "
+                    "understand the risk to go ahead: %(warning)s",
+                    earlier=money(self.in_offer), threshold=money(self.threshold), warning=_(RISK_WARNING),
+                )
             case Outcome.NEEDS_ACKNOWLEDGEMENT:
                 return _(
                     "This pledge is above %(threshold)s, the higher of EUR 1,000 or 5 %% of your net worth. "
@@ -313,6 +322,7 @@ def check_pledge(
     *,
     acknowledged: bool = False,
     already_pledged_this_year: int = 0,
+    already_in_offer: int = 0,
     profile: "str | JurisdictionProfile" = "EU",
 ) -> LimitDecision:
     """Decide whether one pledge passes the investor limits.
@@ -321,6 +331,8 @@ def check_pledge(
         ``created_at`` in ``year_bounds(calendar_year(now))`` (not revoked, refunded or
         failed), in ``currency``. The investor's declaration for other platforms is in
         ``facts`` and is added here.
+    :param already_in_offer: the investor's live pledges to the same offer: the warning
+        threshold (ECSP Art. 21(7)) applies to the total there, not to each pledge.
     :param acknowledged: the investor ticked the risk warning (API ``acknowledge_risk``).
     """
     p = jurisdiction(profile)
@@ -334,10 +346,10 @@ def check_pledge(
     if headroom is not None and amount > headroom:
         return LimitDecision(Outcome.OVER_ANNUAL_LIMIT, currency, amount, limit=p.annual_cap, headroom=headroom)
     threshold = warning_threshold(facts.net_worth, p)
-    if threshold is not None and amount > threshold:
+    if threshold is not None and amount + already_in_offer > threshold:
         if not acknowledged:
             return LimitDecision(Outcome.NEEDS_ACKNOWLEDGEMENT, currency, amount, threshold=threshold,
-                                 warning=RISK_WARNING)
+                                 warning=RISK_WARNING, in_offer=already_in_offer)
         return LimitDecision(Outcome.ALLOWED, currency, amount, threshold=threshold, limit=p.annual_cap,
                              headroom=headroom, warning=RISK_WARNING)
     return LimitDecision(Outcome.ALLOWED, currency, amount, threshold=threshold, limit=p.annual_cap,

@@ -131,8 +131,12 @@ def _reserve_pledge(actor: Any, campaign: Any, data: Any, digest: str, key: str 
         # Held until the reservation commits: this investor's next pledge waits and counts this one.
         investors.hold_profile(context.profile)
         already = queries.pledged_this_year(actor, currency, now, j)
+    in_offer = 0
+    threshold = limits.warning_threshold(facts.net_worth, j)
+    if threshold is not None and amount <= threshold and not limits.is_professional(facts, j):
+        in_offer = queries.pledged_in_offer(actor, campaign.id)  # only when it can change the outcome
     decision = limits.check_pledge(facts, amount, currency, now, acknowledged=clean["acknowledge_risk"],
-                                   already_pledged_this_year=already, profile=j)
+                                   already_pledged_this_year=already, already_in_offer=in_offer, profile=j)
     decision.raise_if_refused()
     fund = context.fund if facts.kind is limits.InvestorKind.FUND else None
     if method == methods.WALLET:

@@ -89,6 +89,16 @@ def pledged_this_year(actor: Any, currency: str, now: datetime, j: limits.Jurisd
     return int(total or 0)
 
 
+def pledged_in_offer(actor: Any, campaign_id: int) -> int:
+    """The investor's live pledges to one offer: the Art. 21(7) warning threshold applies to
+    their total there, so splitting a pledge does not avoid the warning."""
+    total = db.session.scalar(
+        select(func.coalesce(func.sum(Pledge.amount), 0)).where(
+            _owner_filter(actor), Pledge.campaign_id == campaign_id,
+            Pledge.status.in_([s.value for s in LIVE_STATUSES])))
+    return int(total or 0)
+
+
 def campaign_money(campaign_id: int, actor: Any) -> dict:
     """Escrow balance, ledger transactions and pledges of a campaign (operator only)."""
     if not _is_operator(actor):

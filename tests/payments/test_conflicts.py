@@ -62,3 +62,4 @@ def test_an_operator_does_not_amend_their_own_offer(client, api_token):
                            headers=api_token(operator.email))
     assert response.status_code == 403
     assert db.session.get(Campaign, live.id).max_amount == 120_000_00
+
