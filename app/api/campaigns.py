@@ -112,6 +112,7 @@ def cancel_campaign(campaign_id: int):
 @requires(Permission.REVIEW_CAMPAIGNS)
 def amend_campaign(campaign_id: int):
     campaign = services.get_visible(campaign_id, g.api_user)
-    services.amend_terms(campaign, g.api_user, json_body(), now=now(), fee_bps=current_app.config["PLATFORM_FEE_BPS"])
+    services.amend_terms(campaign, g.api_user, json_body(), now=now(), fee_bps=current_app.config["PLATFORM_FEE_BPS"],
+                         caps=current_app.config["OFFER_CAPS"])
     db.session.commit()
     return _dump(campaign)

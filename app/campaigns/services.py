@@ -159,9 +159,13 @@ def _transition(campaign: Campaign, event: Event, actor: Any, now: datetime, **d
           details={"from": before, "to": campaign.status, **details}, at=now)
 
 
-def offer_cap_usage(campaign: Campaign, *, caps: dict[str, int]) -> tuple[int, int]:
-    """(amount counted including this campaign, cap) for the owner's 12-month window."""
+def offer_cap_usage(campaign: Campaign, *, caps: dict[str, int], max_amount: int | None = None,
+                    closes_at: datetime | None = None) -> tuple[int, int]:
+    """(amount counted including this campaign, cap) for the owner's 12-month window; with
+    ``max_amount`` or ``closes_at``, as an amendment would make it."""
     window = timedelta(days=365)
+    max_amount = campaign.max_amount if max_amount is None else max_amount
+    closes_at = campaign.closes_at if closes_at is None else closes_at
     amount = case(
         (Campaign.status.in_([s.value for s in _RAISED_STATUSES]), Campaign.raised_amount),
         else_=Campaign.max_amount,
@@ -172,11 +176,11 @@ def offer_cap_usage(campaign: Campaign, *, caps: dict[str, int]) -> tuple[int, i
             Campaign.id != campaign.id,
             Campaign.currency == campaign.currency,
             Campaign.status.in_([s.value for s in _CAP_STATUSES]),
-            Campaign.closes_at > campaign.closes_at - window,
-            Campaign.closes_at < campaign.closes_at + window,
+            Campaign.closes_at > closes_at - window,
+            Campaign.closes_at < closes_at + window,
         )
     )
-    return int(others) + campaign.max_amount, caps[campaign.currency]
+    return int(others) + max_amount, caps[campaign.currency]
 
 
 def submit(campaign: Campaign, actor: Any, *, now: datetime, caps: dict[str, int]) -> Campaign:
@@ -465,7 +469,8 @@ def mark_defaulted(campaign: Campaign, *, now: datetime) -> Campaign:
     return campaign
 
 
-def amend_terms(campaign: Campaign, actor: Any, data: Any, *, now: datetime, fee_bps: int) -> KiisVersion:
+def amend_terms(campaign: Campaign, actor: Any, data: Any, *, now: datetime, fee_bps: int,
+                caps: dict[str, int]) -> KiisVersion:
     """Change the terms of an approved or live offer and freeze the next KIIS version.
 
     Earlier versions stay downloadable; pledges record the version they were made on.
@@ -492,6 +497,16 @@ def amend_terms(campaign: Campaign, actor: Any, data: Any, *, now: datetime, fee
                 check_consistency({"opens_at": campaign.opens_at, "closes_at": changes["closes_at"]})
             except ValidationError as exc:
                 errors.update(field_errors(exc.messages))
+    if not errors and ("max_amount" in changes or "closes_at" in changes):
+        # The offer cap holds after approval too: an amendment is checked like a submission.
+        from app.core.money import format_money
+
+        used, cap = offer_cap_usage(campaign, caps=caps, max_amount=changes.get("max_amount"),
+                                    closes_at=changes.get("closes_at"))
+        if used > cap:
+            errors["max_amount"] = [
+                f"The owner may raise at most {format_money(cap, campaign.currency)} in 12 months; with this "
+                f"amendment it would be {format_money(used, campaign.currency)}."]
     if errors:
         raise ValidationFailed("The amendment is invalid.", errors)
     for key, value in changes.items():

@@ -295,3 +295,21 @@ def test_operator_amends_a_live_offer_and_a_new_kiis_version_is_frozen(client, o
     draft = CampaignFactory(status="draft")
     problem(client.post(f"/api/v1/campaigns/{draft.id}/amend", json={"closes_at": later, "reason": "Draft change"},
                         headers=operator_headers), 409)
+
+
+def test_an_amendment_cannot_take_the_owner_over_the_offer_cap(client, operator_headers):
+    """The EU EUR 5,000,000 cap holds after approval: raising one offer's maximum to EUR 4M
+    beside another EUR 2M offer of the same owner is refused and changes nothing."""
+    from app.campaigns.models import Campaign
+
+    owner = UserFactory(roles=["owner"])
+    CampaignFactory(owner=owner, max_amount=2_000_000_00, target_amount=1_000_000_00,
+                    closes_at=NOW + timedelta(days=30))
+    live = CampaignFactory(owner=owner, closes_at=NOW + timedelta(days=20))
+    response = client.post(f"/api/v1/campaigns/{live.id}/amend", json={"max_amount": 4_000_000_00, "reason": "Bigger"},
+                           headers=operator_headers)
+    body = problem(response, 422)
+    assert "5,000,000" in body["errors"]["max_amount"][0] and "6,000,000" in body["errors"]["max_amount"][0]
+    assert db.session.get(Campaign, live.id).max_amount == 120_000_00
+    assert client.post(f"/api/v1/campaigns/{live.id}/amend", json={"max_amount": 2_900_000_00, "reason": "Bigger"},
+                       headers=operator_headers).status_code == 200
