@@ -262,3 +262,20 @@ def test_listing_and_campaign_pages_use_a_constant_number_of_queries(app, client
     assert _count_queries(app, lambda: client.get("/")) == small_home
     assert _count_queries(app, lambda: client.get(f"/campaigns/{campaigns[0].id}")) == small_page
     assert small_list <= 6
+
+
+def test_a_live_campaign_page_offers_the_next_step_to_each_visitor(app, client, auth):
+    live = CampaignFactory()
+    anonymous = client.get(f"/campaigns/{live.id}").get_data(as_text=True)
+    assert "Log in to invest" in anonymous and f"next=/payments/campaigns/{live.id}/pledge" in anonymous.replace(
+        "%2F", "/")
+    UserFactory(email="inv@example.org", roles=["investor"])
+    auth.login("inv@example.org")
+    page = client.get(f"/campaigns/{live.id}").get_data(as_text=True)
+    assert f'href="/payments/campaigns/{live.id}/pledge" role="button">Invest<' in page
+    assert f"/complaints/new?campaign_id={live.id}" in page
+    owner_view = app.test_client()
+    from tests.conftest import post_form
+
+    post_form(owner_view, "/login", {"email": live.owner.email, "password": "correct horse battery"})
+    assert "owners do not invest in their own offers" in owner_view.get(f"/campaigns/{live.id}").get_data(as_text=True)
