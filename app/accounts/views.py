@@ -28,10 +28,30 @@ from app.extensions import db
 bp = Blueprint("accounts", __name__)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only follow relative redirects, never to another host."""
+def _safe_next(target: str | None, user=None) -> str:
+    """Only follow relative redirects, never to another host; without one, the user's own start."""
     if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
         return target
+    return landing(user) if user is not None else url_for("main.index")
+
+
+def landing(user) -> str:
+    """Where a signed-in person starts: their own work, not the public home page. An investor
+    who is not ready yet starts at the first missing step (the investing page lists them)."""
+    from app.core.permissions import Permission, can
+    from app.investors import services as investors
+
+    if can(user, Permission.REVIEW_CAMPAIGNS):
+        return url_for("campaigns.review_queue")
+    if can(user, Permission.READ_DISCLOSURES):
+        return url_for("disclosures.index")
+    if can(user, Permission.MANAGE_FUND):
+        return url_for("investors.fund")
+    if can(user, Permission.INVEST):
+        ready = investors.readiness(user, now()).ready
+        return url_for("portfolios.index") if ready else url_for("investors.index")
+    if can(user, Permission.CREATE_CAMPAIGN):
+        return url_for("campaigns.mine")
     return url_for("main.index")
 
 
@@ -63,7 +83,7 @@ def register():
             _fresh_session()
             login_user(user)
             flash(_("Welcome to GreenRound, %(name)s.", name=user.name), "success")
-            return redirect(url_for("main.index"))
+            return redirect(landing(user))
     return render_template("accounts/register.html", form=form), 422 if form.errors else 200
 
 
@@ -88,7 +108,7 @@ def login():
         audit("user.login", actor=user, subject=user, ip_address=request.remote_addr)
         db.session.commit()
         flash(_("You are signed in."), "success")
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(_safe_next(request.args.get("next"), user))
     return render_template("accounts/login.html", form=form), 422 if form.errors else 200
 
 

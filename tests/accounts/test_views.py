@@ -83,7 +83,7 @@ def test_login_follows_only_local_next_urls(client):
     html = client.get("/login").get_data(as_text=True)
     data = {"email": "a@example.org", "password": "correct horse battery", "csrf_token": csrf_from(html)}
     response = client.post("/login?next=https://evil.example/steal", data=data)
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"].startswith("/") and "evil" not in response.headers["Location"]
 
 
 def test_wrong_password_is_401_and_audited(client, auth):
@@ -121,3 +121,20 @@ def test_changing_password_signs_out_existing_sessions(client, auth):
     set_password(user, "a brand new password", now=clock_now())
     db.session.commit()
     assert client.get("/payments/").status_code == 302
+
+
+@pytest.mark.parametrize(("roles", "lands"), [
+    (["operator"], "/campaigns/review"), (["regulator"], "/disclosures/"), (["owner"], "/campaigns/mine"),
+    (["investor"], "/investors/"),
+])
+def test_each_role_lands_on_its_own_work_after_login(client, auth, roles, lands):
+    UserFactory(email="a@example.org", roles=roles)
+    assert auth.login("a@example.org").headers["Location"] == lands
+
+
+def test_a_new_investor_goes_straight_to_the_first_missing_step(client):
+    html = client.get("/register").get_data(as_text=True)
+    response = client.post("/register", data={
+        "csrf_token": csrf_from(html), "name": "Kadri", "email": "kadri@example.org", "password": "a long password 1",
+        "confirm": "a long password 1", "role": "investor", "country": "EE"})
+    assert response.status_code == 302 and response.headers["Location"] == "/investors/"

@@ -75,7 +75,7 @@ def test_register_log_out_and_log_in_again(page: Page) -> None:
 
     register(page, name="Journey Investor", email=email, password=password)
 
-    expect(page).to_have_url(re.compile(r"/$"))
+    expect(page).to_have_url(re.compile(r"/investors/$"))  # straight to the first missing step
     expect(page.get_by_role("status")).to_contain_text("Welcome to GreenRound, Journey Investor.")
     expect(log_out_button(page)).to_have_text("Log out (Journey Investor)")
 
