@@ -42,7 +42,7 @@ def landing(user) -> str:
     from app.investors import services as investors
 
     if can(user, Permission.REVIEW_CAMPAIGNS):
-        return url_for("campaigns.review_queue")
+        return url_for("main.operator_dashboard")
     if can(user, Permission.READ_DISCLOSURES):
         return url_for("disclosures.index")
     if can(user, Permission.MANAGE_FUND):

@@ -128,12 +128,15 @@ def respond(actor: Any, complaint_id: int, data: Any, *, now: datetime, ip_addre
     return complaint
 
 
-def open_count() -> int:
-    """Complaints waiting for a decision (the operator's queue count)."""
+def open_count(*, overdue_at: datetime | None = None) -> int:
+    """Complaints waiting for a decision (the operator's queue count); with ``overdue_at``,
+    those of them past their deadline then."""
     from sqlalchemy import func
 
-    return db.session.scalar(select(func.count()).select_from(Complaint)
-                             .where(Complaint.status == ComplaintStatus.RECEIVED.value)) or 0
+    statement = select(func.count()).select_from(Complaint).where(Complaint.status == ComplaintStatus.RECEIVED.value)
+    if overdue_at is not None:
+        statement = statement.where(Complaint.respond_by <= overdue_at)
+    return db.session.scalar(statement) or 0
 
 
 REGISTER_COLUMNS = ("reference", "received_at", "respond_by", "status", "subject", "campaign_id", "pledge_id",

@@ -6,6 +6,8 @@ from sqlalchemy import text
 
 from app.accounts import services as accounts
 from app.campaigns import services as campaigns
+from app.core.clock import now
+from app.core.permissions import Permission, requires
 from app.extensions import db
 
 bp = Blueprint("main", __name__)
@@ -30,6 +32,23 @@ def set_language():
     if not target.startswith("/") or target.startswith("//"):
         target = url_for("main.index")
     return redirect(target)
+
+
+@bp.get("/operator/")
+@requires(Permission.REVIEW_CAMPAIGNS)
+def operator_dashboard():
+    """The operator's queues with their counts, each a link to the queue itself."""
+    from app.complaints import services as complaints
+    from app.investors import services as investors
+    from app.statements import services as statements
+    from app.wallets import services as wallets
+
+    return render_template(
+        "main/operator.html", reviews=len(campaigns.review_queue()),
+        identities=investors.count(investors.verification_queue()),
+        classifications=investors.count(investors.classification_queue()),
+        unmatched=statements.unmatched_count(), complaints=complaints.open_count(),
+        overdue=complaints.open_count(overdue_at=now()), withdrawals=wallets.waiting_totals())
 
 
 @bp.get("/healthz")

@@ -275,6 +275,12 @@ def lines_query(statement_id: int, status: str | None = None) -> Select:
     return statement
 
 
+def unmatched_count() -> int:
+    """Lines of every statement still waiting for the operator's hand (the dashboard's count)."""
+    return db.session.scalar(select(func.count()).select_from(StatementLine).where(
+        StatementLine.status == LineStatus.UNMATCHED.value)) or 0
+
+
 def open_lines_count(statement_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(StatementLine).where(
         StatementLine.statement_id == statement_id, StatementLine.status == LineStatus.UNMATCHED.value)) or 0

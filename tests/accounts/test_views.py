@@ -124,7 +124,7 @@ def test_changing_password_signs_out_existing_sessions(client, auth):
 
 
 @pytest.mark.parametrize(("roles", "lands"), [
-    (["operator"], "/campaigns/review"), (["regulator"], "/disclosures/"), (["owner"], "/campaigns/mine"),
+    (["operator"], "/operator/"), (["regulator"], "/disclosures/"), (["owner"], "/campaigns/mine"),
     (["investor"], "/investors/"),
 ])
 def test_each_role_lands_on_its_own_work_after_login(client, auth, roles, lands):

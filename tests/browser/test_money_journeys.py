@@ -62,6 +62,23 @@ def submit_pledge(form_scope: Locator | Page, *, amount: str, card: str) -> None
     form_scope.get_by_role("button", name="Pledge and pay").click()
 
 
+def pledge_on_campaign_page(page: Page, *, amount: str, card: str) -> bool:
+    """Submit the campaign page's pledge form, ticking the risk acknowledgement if the page asks
+    for it (ECSP Art. 21(7): the investor's total in the offer is above their threshold, which
+    earlier journeys may have made so). Whether it asked."""
+    with page.expect_navigation():
+        submit_pledge(pledge_section(page), amount=amount, card=card)
+    if not page.locator(".risk-warning[role=alert]").count():
+        return False
+    ack = page.get_by_label(RISK_ACK)
+    expect(ack).not_to_be_checked()  # never pre-ticked
+    ack.check()
+    page.get_by_label("Pay with").select_option(card)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Pledge and pay").click()
+    return True
+
+
 def pledge_id(page: Page) -> int:
     expect(page).to_have_url(PLEDGE_URL)
     match = PLEDGE_URL.search(page.url)
@@ -135,8 +152,8 @@ def test_investor_pledges_then_revokes_a_second_pledge_in_the_reflection_period(
     assert backers_after == backers_before + 1
     assert raised_after != raised_before
 
-    # The second, small pledge needs no acknowledgement.
-    submit_pledge(pledge_section(page), amount="50", card="pm_card_visa")
+    # A second, small pledge brings the total in this offer above the threshold: the page asks again.
+    assert pledge_on_campaign_page(page, amount="50", card="pm_card_visa")
     second_id = pledge_id(page)
     assert second_id != first_id
     expect(page.get_by_role("status")).to_have_text("Thank you: your pledge of €50.00 is paid.")
@@ -222,14 +239,14 @@ def test_investor_reinvests_from_the_wallet_and_pledges_by_bank_transfer(page: P
     before = wallet_available(page, token)
 
     open_campaign(page, LASNAMAE)
-    submit_pledge(pledge_section(page), amount="60", card="wallet")
+    pledge_on_campaign_page(page, amount="60", card="wallet")
     pledge_id(page)
     expect(page.get_by_role("status")).to_have_text("Thank you: your pledge of €60.00 is paid.")
     expect(status_cell(page)).to_have_text("Paid")
     assert wallet_available(page, token) == before - 60_00
 
     open_campaign(page, LASNAMAE)
-    submit_pledge(pledge_section(page), amount="75", card="bank_transfer")
+    pledge_on_campaign_page(page, amount="75", card="bank_transfer")
     transfer_id = pledge_id(page)
     expect(page.get_by_role("status")).to_have_text(
         "Your pledge of €75.00 waits for your bank transfer: the details are below.")
@@ -248,7 +265,7 @@ def test_declined_card_counts_nothing_and_3ds_card_ends_paid(page: Page) -> None
     campaign_url = open_campaign(page, TURKU)
     before = counters(page)
 
-    submit_pledge(pledge_section(page), amount="120", card="pm_card_chargeDeclined")
+    pledge_on_campaign_page(page, amount="120", card="pm_card_chargeDeclined")
 
     expect(page).to_have_url(re.compile(r"/campaigns/\d+/pledge$"))
     expect(page.get_by_label("Pay with")).to_have_attribute("aria-invalid", "true")
@@ -258,7 +275,7 @@ def test_declined_card_counts_nothing_and_3ds_card_ends_paid(page: Page) -> None
     page.goto(campaign_url)
     assert counters(page) == before
 
-    submit_pledge(pledge_section(page), amount="120", card="pm_card_authenticationRequired")
+    pledge_on_campaign_page(page, amount="120", card="pm_card_authenticationRequired")
 
     expect(page).to_have_url(re.compile(r"/pledges/\d+/authenticate$"))
     expect(page.get_by_role("heading", level=1, name="Confirm your payment")).to_be_visible()
