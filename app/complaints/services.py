@@ -22,6 +22,7 @@ from app.core.audit import audit
 from app.core.errors import NotAllowed, NotFound, ValidationFailed, load
 from app.core.i18n import _
 from app.core.permissions import Permission, can
+from app.core.spreadsheets import inert
 from app.extensions import db
 from app.notifications.services import enqueue
 from app.payments.models import Pledge
@@ -143,16 +144,11 @@ REGISTER_COLUMNS = ("reference", "received_at", "respond_by", "status", "subject
                     "decision", "responded_at", "days_to_decision", "overdue")
 
 
-def _cell(text: str) -> str:
-    """Typed text as a spreadsheet shows it, never as a formula (``=HYPERLINK(…)`` in a subject)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def register_rows(now: datetime) -> Iterator[list[Any]]:
     """The complaints register, oldest first, one row per complaint (the complainant by id only)."""
     for c in db.session.scalars(select(Complaint).order_by(Complaint.received_at, Complaint.id)
                                 .execution_options(yield_per=500)):
         decided = c.responded_at
-        yield [c.reference, c.received_at.isoformat(), c.respond_by.isoformat(), c.status, _cell(c.subject),
+        yield [c.reference, c.received_at.isoformat(), c.respond_by.isoformat(), c.status, inert(c.subject),
                c.campaign_id or "", c.pledge_id or "", c.decision or "", decided.isoformat() if decided else "",
                (decided - c.received_at).days if decided else "", "yes" if (decided or now) > c.respond_by else "no"]

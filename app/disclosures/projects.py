@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from app.accounts.models import User
 from app.campaigns.models import Campaign
+from app.core.spreadsheets import inert
 from app.disclosures.reports import FUNDED_STATUSES
 from app.extensions import db
 from app.investors.models import Fund, InvestorProfile
@@ -77,15 +78,10 @@ def funded_projects(year: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _cell(value: Any) -> Any:
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def _flat(rows: list[dict[str, Any]]) -> list[list[Any]]:
     """The rows as cells, the breakdowns as ``EE:3;FI:1``, typed text never read as a formula."""
-    return [[_cell(";".join(f"{k}:{v}" for k, v in row[name].items())) if isinstance(row[name], dict)
-             else _cell(row[name]) for name in COLUMNS] for row in rows]
+    return [[inert(";".join(f"{k}:{v}" for k, v in row[name].items())) if isinstance(row[name], dict)
+             else inert(row[name]) for name in COLUMNS] for row in rows]
 
 
 def projects_csv(rows: list[dict[str, Any]]) -> str:

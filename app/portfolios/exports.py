@@ -18,6 +18,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from app.core.money import minor_digits
+from app.core.spreadsheets import inert
 from app.portfolios import queries
 from app.portfolios.labels import category_label, country_label
 from app.portfolios.services import Holding, Portfolio, status_label
@@ -35,18 +36,11 @@ CASH_FLOW_COLUMNS = [
     ("date", None), ("currency", None), ("kind", None), ("campaign_id", None), ("campaign", None),
     ("pledge_id", None), ("instalment", None), ("principal", MONEY), ("interest", MONEY), ("amount", MONEY),
 ]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def major(amount: int, currency: str) -> Decimal:
     """Minor units as an exact decimal in major units (12345 EUR → 123.45)."""
     return Decimal(amount).scaleb(-minor_digits(currency))
-
-
-def _inert(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def holding_rows(holdings: Iterable[Holding]) -> Iterator[list[Any]]:
@@ -88,7 +82,7 @@ def csv_chunks(columns: list[tuple[str, Any]], rows: Iterable[list[Any]]) -> Ite
     writer.writerow([name for name, _ in columns])
     for n, row in enumerate(rows, start=1):
         values = _major_row(columns, row)
-        writer.writerow([_inert(v.isoformat() if isinstance(v, date) else v) for v in values])
+        writer.writerow([inert(v.isoformat() if isinstance(v, date) else v) for v in values])
         if n % 100 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
