@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, case, select
+from sqlalchemy import Select, case, func, select
 
 from app.accounts.models import User
 from app.campaigns import services as campaigns
@@ -132,8 +132,6 @@ def respond(actor: Any, complaint_id: int, data: Any, *, now: datetime, ip_addre
 def open_count(*, overdue_at: datetime | None = None) -> int:
     """Complaints waiting for a decision (the operator's queue count); with ``overdue_at``,
     those of them past their deadline then."""
-    from sqlalchemy import func
-
     statement = select(func.count()).select_from(Complaint).where(Complaint.status == ComplaintStatus.RECEIVED.value)
     if overdue_at is not None:
         statement = statement.where(Complaint.respond_by <= overdue_at)

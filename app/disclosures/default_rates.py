@@ -20,7 +20,7 @@ from app.core.audit import audit
 from app.core.errors import NotFound, ValidationFailed
 from app.core.i18n import _
 from app.disclosures.models import ExpectedDefaultRate
-from app.disclosures.reports import RISK_CLASSES, _months_before
+from app.disclosures.reports import RISK_CLASSES, months_before
 from app.extensions import db
 from app.loans.models import Loan
 
@@ -30,7 +30,7 @@ WINDOW_MONTHS = 12
 
 def windows(as_of: datetime) -> list[tuple[datetime, datetime]]:
     """The three 12-month windows before ``as_of``, oldest first."""
-    return [(_months_before(as_of, WINDOW_MONTHS * (k + 1)), _months_before(as_of, WINDOW_MONTHS * k))
+    return [(months_before(as_of, WINDOW_MONTHS * (k + 1)), months_before(as_of, WINDOW_MONTHS * k))
             for k in reversed(range(WINDOWS))]
 
 

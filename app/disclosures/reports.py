@@ -63,7 +63,7 @@ def _bps(part: int, whole: int) -> int | None:
     return (part * 10_000 * 2 + whole) // (whole * 2)
 
 
-def _months_before(moment: datetime, months: int) -> datetime:
+def months_before(moment: datetime, months: int) -> datetime:
     """The same day and time ``months`` calendar months earlier (the month's last day if shorter)."""
     years, month0 = divmod(moment.month - 1 - months, 12)
     year, month = moment.year + years, month0 + 1
@@ -137,7 +137,7 @@ def pledge_figures(start: datetime, end: datetime) -> dict[str, Any]:
 
 def default_rates(as_of: datetime) -> dict[str, dict[str, Any]]:
     """Per risk class: loans started in the 36 months before ``as_of`` and how many had defaulted by then."""
-    since = _months_before(as_of, DEFAULT_WINDOW_MONTHS)
+    since = months_before(as_of, DEFAULT_WINDOW_MONTHS)
     defaulted = case((Loan.defaulted_at.is_not(None) & (Loan.defaulted_at < as_of), 1), else_=0)
     #: In arrears now (an instalment unpaid past the overdue period), not yet defaulted.
     overdue = case((Loan.status == "overdue", 1), else_=0)

@@ -5,6 +5,8 @@ which route with which parameters, when, from which address) and committed, so a
 download is on record even when the client stops reading half-way.
 """
 
+import csv
+import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -124,9 +126,6 @@ def audit_log_csv_response(actor: Any, rng: exports.DateRange) -> Response:
 def complaints_csv_response(actor: Any) -> Response:
     """The complaints register (ECSP Art. 7), audited like every download: built whole (a
     register of complaints is small; the pledge ledger is the one that streams)."""
-    import csv
-    import io
-
     from app.complaints import services as complaints
 
     record(actor, subject_type="export", subject_id="complaints")
