@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 PYTEST_ARGS ?=
 
-.PHONY: run test install dev translations lint clean bench
+.PHONY: run test install dev translations lint clean bench fuzz
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ test: dev translations
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -r app
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## make fuzz: schemathesis over every API operation, anonymous and as each role, against gunicorn
+## on a fresh PostgreSQL database (FUZZ_EXAMPLES cases per operation and role; CI runs it)
+fuzz: dev translations
+	BIN=$(BIN) bash .ci/fuzz-api
 
 ## make bench: every benchmark in bench/ (PostgreSQL on 127.0.0.1, wrk; minutes; not part of make test)
 BENCHMARKS := bench/pledge_race.py bench/export_pledges.py bench/portfolio_page.py bench/campaign_list.py \

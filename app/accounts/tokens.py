@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload
 
 from app.accounts.models import ApiToken, User
 from app.core.audit import audit
+from app.core.boundaries import MAX_ID
 from app.core.errors import NotFound
 from app.core.i18n import _
 from app.extensions import db
@@ -67,7 +68,7 @@ def live_tokens(user: User, *, now: datetime) -> list[ApiToken]:
 
 def revoke(user: User, token_id: int, *, now: datetime, ip_address: str | None = None) -> ApiToken:
     """Revoke one of the user's own tokens (another user's, or an unknown one, is a 404). Audited."""
-    row = db.session.get(ApiToken, token_id) if 0 < token_id < 2**63 else None
+    row = db.session.get(ApiToken, token_id) if 0 < token_id <= MAX_ID else None
     if row is None or row.user_id != user.id:
         raise NotFound(_("No such token."))
     if row.revoked_at is None:

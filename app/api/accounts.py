@@ -33,13 +33,13 @@ from app.extensions import db
 document("/users", "post", "Register an investor or project owner", request=RegistrationSchema, status=201,
          response=UserSchema, auth=False)
 document("/tokens", "post", "Exchange credentials for a bearer token", request=CredentialsSchema, status=201,
-         response=TokenSchema, auth=False)
+         response=TokenSchema, auth=False, errors=(401,))
 document("/me", "get", "The signed-in user, roles, investor profile and classification", response=MeSchema)
 document("/tokens/current", "delete", "Revoke the bearer token of this request", status=204)
 document("/me/password", "post", "Change the password; every other token and session stops working",
          request=PasswordChangeSchema, status=204)
 document("/password-resets", "post", "E-mail a single-use reset link (answered alike for unknown addresses)",
-         request=PasswordResetRequestSchema, status=202, auth=False)
+         request=PasswordResetRequestSchema, status=202, auth=False, media=())
 document("/password-resets/confirm", "post", "Set a new password with a reset link's token",
          request=PasswordResetConfirmSchema, status=204, auth=False)
 

@@ -8,6 +8,7 @@ from app.campaigns import services
 from app.campaigns.schemas import (
     AmendSchema,
     ApproveSchema,
+    CampaignFilterSchema,
     CampaignInputSchema,
     CampaignSchema,
     RejectSchema,
@@ -18,24 +19,25 @@ from app.core.permissions import Permission, requires
 from app.extensions import db
 
 document("/campaigns", "get", "Live and past campaigns; filters status, category, sdg, country, q, sort",
-         response=CampaignSchema, auth=False)
+         query=CampaignFilterSchema, response=CampaignSchema, paged=True, auth=False)
 document("/campaigns", "post", "Create a draft campaign (owner)", request=CampaignInputSchema, status=201,
          response=CampaignSchema)
 document("/campaigns/{campaign_id}", "get", "One campaign (drafts only for their owner and the operator)",
          response=CampaignSchema, auth=False)
 document("/campaigns/{campaign_id}", "patch", "Change a draft (owner)", request=CampaignInputSchema,
-         response=CampaignSchema)
-document("/campaigns/{campaign_id}/submit", "post", "Submit a draft for review (owner)", response=CampaignSchema)
+         response=CampaignSchema, errors=(409,))
+document("/campaigns/{campaign_id}/submit", "post", "Submit a draft for review (owner)", response=CampaignSchema,
+         errors=(409,))
 document("/campaigns/{campaign_id}/approve", "post", "Approve with a risk class; freezes a KIIS (operator)",
-         request=ApproveSchema, response=CampaignSchema)
+         request=ApproveSchema, response=CampaignSchema, errors=(409,))
 document("/campaigns/{campaign_id}/reject", "post", "Send back to draft with a reason (operator)",
-         request=RejectSchema, response=CampaignSchema)
+         request=RejectSchema, response=CampaignSchema, errors=(409,))
 document("/campaigns/{campaign_id}/cancel", "post", "Cancel an approved or live round (operator)",
-         response=CampaignSchema)
+         response=CampaignSchema, errors=(409,))
 
 document("/campaigns/{campaign_id}/amend", "post",
          "Change an approved or live offer's terms; freezes the next KIIS version (operator)",
-         request=AmendSchema, response=CampaignSchema)
+         request=AmendSchema, response=CampaignSchema, errors=(409,))
 
 _dump = CampaignSchema().dump
 

@@ -3,7 +3,7 @@
 from flask import g, request, url_for
 
 from app.api import bp, json_body
-from app.api.openapi import document
+from app.api.openapi import PAGE, document
 from app.complaints import services
 from app.complaints.schemas import ComplaintInputSchema, ComplaintSchema, ResponseInputSchema
 from app.core.clock import now
@@ -15,11 +15,13 @@ document("/complaints", "post", "File a complaint (optionally about a campaign o
          "acknowledged by e-mail with a reference and a response deadline", request=ComplaintInputSchema,
          status=201, response=ComplaintSchema)
 document("/complaints", "get", "Complaints: the complainant's own; operators and regulators all, waiting ones "
-         "first (earliest deadline first); ?status=received|resolved, paginated", response=ComplaintSchema)
+         "first (earliest deadline first); ?status=received|resolved, paginated", response=ComplaintSchema,
+         paged=True, query=PAGE | {"status": {"type": "string", "enum": ["received", "resolved"]}})
 document("/complaints/{complaint_id}", "get", "One complaint (its complainant, operators, regulators)",
          response=ComplaintSchema)
 document("/complaints/{complaint_id}/respond", "post", "Operator: decide a complaint (once; 409 after); the "
-         "complainant is e-mailed", request=ResponseInputSchema, response=ComplaintSchema)
+         "complainant is e-mailed", request=ResponseInputSchema, response=ComplaintSchema,
+         errors=(409,))
 
 _dump = ComplaintSchema().dump
 

@@ -7,7 +7,7 @@ from flask import g, request, url_for
 from marshmallow import Schema, fields
 
 from app.api import bp
-from app.api.openapi import document
+from app.api.openapi import CSV, DATE_RANGE, JSON, PAGE, XLSX, document, format_of
 from app.core.pagination import page_args, paginate
 from app.core.permissions import Permission, requires
 from app.disclosures import exports, responses, services
@@ -62,22 +62,29 @@ class ReportSchema(Schema):
 document("/disclosures/campaigns/{campaign_id}/kiis", "get",
          "Every KIIS version of a campaign with its SHA-256 (regulator, operator)", response=KiisListSchema)
 document("/disclosures/campaigns/{campaign_id}/kiis/{version}.pdf", "get",
-         "A KIIS version as PDF, checked against its recorded SHA-256 (regulator, operator)")
+         "A KIIS version as PDF, checked against its recorded SHA-256 (regulator, operator)",
+         media=("application/pdf",))
 document("/disclosures/campaigns/{campaign_id}/kiis/{version}.json", "get",
          "A KIIS version as JSON, checked against its recorded SHA-256 (regulator, operator)")
 document("/disclosures/reports/{year}", "get",
-         "The periodic report for a year and its quarters; ?format=csv (regulator, operator)", response=ReportSchema)
+         "The periodic report for a year and its quarters; ?format=csv (regulator, operator)", response=ReportSchema,
+         query={"format": format_of("json", "csv")}, media=(JSON, CSV))
 document("/disclosures/exports/pledges.csv", "get",
-         "The pledge ledger from..to (ISO dates, inclusive, at most 5 years) as streamed CSV (regulator, operator)")
+         "The pledge ledger from..to (ISO dates, inclusive, at most 5 years) as streamed CSV (regulator, operator)",
+         query=DATE_RANGE, required_query=("from", "to"), media=(CSV,))
 document("/disclosures/reports/{year}/projects", "get", "ECSP Art. 16: one row per project funded in the year "
-         "(owner, instrument, amount, investors by fiscal residence and by classification); ?format=csv|xlsx")
+         "(owner, instrument, amount, investors by fiscal residence and by classification); ?format=csv|xlsx",
+         query={"format": format_of("json", "csv", "xlsx")}, media=(JSON, CSV, XLSX))
 document("/disclosures/default-rates", "get", "ECSP Art. 20 / Del. Reg. 2022/2115: per risk class the expected and the "
          "actual default rate (average of the 1-year rates of the three 12-month windows of the preceding 36 "
          "months), with numerator and denominator")
-document("/disclosures/complaints.csv", "get", "The complaints register (ECSP Art. 7), CSV, one row per complaint")
+document("/disclosures/complaints.csv", "get", "The complaints register (ECSP Art. 7), CSV, one row per complaint",
+         media=(CSV,))
 document("/disclosures/audit-log", "get",
          "The hash-chained audit log, newest first; ?from=&to=&page=&per_page=, ?format=csv streams it all "
-         "(regulator, operator)", response=AuditPageSchema)
+         "(regulator, operator)", response=AuditPageSchema,
+         query=DATE_RANGE | PAGE | {"per_page": PAGE["per_page"] | {"default": 50}, "format": format_of("json", "csv")},
+         media=(JSON, CSV))
 
 
 def _version(campaign_id: int, sheet) -> dict:

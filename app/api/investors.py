@@ -7,7 +7,7 @@ from flask import Response, g, request
 from flask_babel import get_locale
 
 from app.api import bp, json_body
-from app.api.openapi import document
+from app.api.openapi import PAGE, document
 from app.core.clock import now
 from app.core.errors import NotFound, ValidationFailed
 from app.core.pagination import envelope, page_args, paginate
@@ -42,33 +42,37 @@ document("/me/investor-profile", "put", "Create or replace the investor profile 
 document("/me/knowledge-test", "get", "The entry knowledge test and whether it is passed and valid",
          response=KnowledgeTestSchema)
 document("/me/knowledge-test", "post", "Answer the knowledge test (409 inside the 24 h cool-down after a fail)",
-         request=AnswersSchema, response=KnowledgeTestResultSchema)
+         request=AnswersSchema, response=KnowledgeTestResultSchema, errors=(409,))
 document("/me/loss-simulation", "get", "The simulation of the ability to bear loss (10 % of net worth)",
          response=LossSimulationSchema)
 document("/me/loss-simulation", "post", "Acknowledge the loss simulation (EU) or risk statement (RU)",
          request=AcknowledgeSchema, response=LossSimulationSchema)
 document("/me/readiness", "get", "What is missing before a first pledge", response=ReadinessSchema)
 document("/me/classification-requests", "get", "The investor's own classification requests",
-         response=ClassificationRequestSchema)
+         response=ClassificationRequestSchema, paged=True, query=PAGE)
 document("/me/classification-requests", "post", "Ask to be treated as sophisticated (EU) or qualified (RU)",
-         request=ClassificationRequestInputSchema, status=201, response=ClassificationRequestSchema)
+         request=ClassificationRequestInputSchema, status=201, response=ClassificationRequestSchema,
+         errors=(409,))
 document("/me/fund", "get", "The fund the signed-in fund manager acts for", response=FundSchema)
 document("/me/export", "get", "Everything held about the signed-in person (JSON download)", response=ExportSchema)
 document("/me/erasure", "post", "Erase (anonymise) the signed-in person, keeping legally required records",
-         request=ErasureSchema, response=ErasureResultSchema)
+         request=ErasureSchema, response=ErasureResultSchema, errors=(409,))
 document("/investors", "get", "Operator: investor profiles, filter identity_status (the verification queue)",
-         response=InvestorProfileSchema)
+         response=InvestorProfileSchema, paged=True,
+         query=PAGE | {"identity_status": {"type": "string", "enum": [s.value for s in IdentityStatus]}})
 document("/investors/{user_id}", "get", "An investor profile: the investor's own, or any for the operator",
          response=InvestorProfileSchema)
 document("/investors/{user_id}/verify", "post", "Operator: mark an identity verified (or rejected with a reason)",
-         request=VerifySchema, response=InvestorProfileSchema)
+         request=VerifySchema, body_optional=True, response=InvestorProfileSchema,
+         errors=(409,))
 document("/investors/{user_id}/classify", "post", "Operator: set an investor's classification",
-         request=ClassifySchema, response=InvestorProfileSchema)
+         request=ClassifySchema, response=InvestorProfileSchema, errors=(409,))
 document("/classification-requests", "get", "Operator: classification requests, filter status (default pending)",
-         response=ClassificationRequestSchema)
+         response=ClassificationRequestSchema, paged=True, query=PAGE | {"status": {
+             "type": "string", "enum": ["all", *(s.value for s in RequestStatus)], "default": "pending"}})
 document("/classification-requests/{request_id}/decision", "post",
          "Operator: approve or refuse a classification request", request=DecisionSchema,
-         response=ClassificationRequestSchema)
+         response=ClassificationRequestSchema, errors=(409,))
 document("/knowledge-test", "get", "Operator: the question bank with each correct_option_id",
          response=QuestionBankSchema)
 

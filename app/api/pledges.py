@@ -4,7 +4,7 @@ from flask import g, request, url_for
 
 from app.accounts.limits import pledge_attempts
 from app.api import bp, json_body
-from app.api.openapi import document
+from app.api.openapi import PAGE, document
 from app.core.clock import now
 from app.core.pagination import envelope, page_args, paginate
 from app.core.permissions import Permission, requires
@@ -13,12 +13,13 @@ from app.payments.schemas import PledgeInputSchema, PledgeSchema
 
 document("/campaigns/{campaign_id}/pledges", "post",
          "Pledge to a live campaign (investor, fund manager); honours an Idempotency-Key header; "
-         "402 when the card is declined", request=PledgeInputSchema, status=201, response=PledgeSchema)
+         "402 when the card is declined", request=PledgeInputSchema, status=201, response=PledgeSchema,
+         idempotent=True, errors=(402, 409))
 document("/pledges", "get", "The caller's own pledges (a fund manager's are the fund's), paginated",
-         response=PledgeSchema)
+         response=PledgeSchema, paged=True, query=PAGE)
 document("/pledges/{pledge_id}", "get", "One pledge (its investor or the operator)", response=PledgeSchema)
 document("/pledges/{pledge_id}/revoke", "post", "Revoke during the reflection period; the money is refunded",
-         response=PledgeSchema)
+         response=PledgeSchema, errors=(409,))
 
 _dump = PledgeSchema().dump
 

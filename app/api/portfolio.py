@@ -3,7 +3,7 @@
 from flask import g, request
 
 from app.api import bp
-from app.api.openapi import document
+from app.api.openapi import CSV, JSON, XLSX, document, format_of
 from app.core.clock import now
 from app.core.errors import ValidationFailed
 from app.core.money import SUPPORTED_CURRENCIES
@@ -19,7 +19,9 @@ document("/portfolio", "get",
          "held is in `by_currency` (no exchange rates: currencies are never added up). "
          "`?format=csv` downloads the holdings (`&table=cash_flows` the cash flows one by one); "
          "`?format=xlsx` a workbook with Summary, Holdings and Cash flows sheets",
-         response=PortfolioSchema)
+         response=PortfolioSchema, media=(JSON, CSV, XLSX),
+         query={"format": format_of("json", "csv", "xlsx"), "table": format_of("holdings", "cash_flows"),
+                "currency": {"type": "string", "enum": list(SUPPORTED_CURRENCIES)}})
 
 FORMATS = ("json", "csv", "xlsx")
 CSV_TABLES = ("holdings", "cash_flows")

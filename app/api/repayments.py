@@ -11,13 +11,13 @@ from app.loans import collection
 from app.loans.schemas import InstalmentSchema, MandateSchema
 
 document("/campaigns/{campaign_id}/instalments", "get", "The loan's instalments in order (the owner, the operator)",
-         response=InstalmentSchema)
+         response=InstalmentSchema, many=True)
 document("/instalments/{instalment_id}/pay", "post", "The owner pays a due instalment now; honours an "
          "Idempotency-Key header; 402 declined, 409 already paid", request=collection.PayInputSchema,
-         response=InstalmentSchema)
+         response=InstalmentSchema, idempotent=True, errors=(402, 409))
 document("/campaigns/{campaign_id}/repayment-mandate", "put", "The owner's payment method each instalment is "
          "collected from on its due date; `payment_method: null` removes it", request=collection.MandateInputSchema,
-         response=MandateSchema)
+         response=MandateSchema, errors=(409,))
 
 _instalment = InstalmentSchema().dump
 

@@ -4,7 +4,7 @@ its lines, the unmatched ones above all."""
 from flask import current_app, g, request
 
 from app.api import bp
-from app.api.openapi import document
+from app.api.openapi import PAGE, document
 from app.core.boundaries import accepts_uploads_of
 from app.core.clock import now
 from app.core.errors import ValidationFailed
@@ -13,13 +13,15 @@ from app.core.pagination import envelope, page_args, paginate
 from app.core.permissions import Permission, requires
 from app.extensions import db
 from app.statements import services
+from app.statements.models import LineStatus
 from app.statements.schemas import StatementLineSchema, StatementSchema
 
 document("/bank-statements", "post", "Operator: import a camt.053 statement (multipart field `file`); pays the "
          "bank-transfer pledges and marks the withdrawals it names; 422 for anything but a camt.053, 413 above "
-         "50 MB", status=201, response=StatementSchema)
+         "50 MB", status=201, response=StatementSchema, upload="file", errors=(409,))
 document("/bank-statements/{statement_id}/entries", "get", "Operator: a statement's lines in file order, "
-         "`?status=unmatched` for those waiting for a hand match, paginated", response=StatementLineSchema)
+         "`?status=unmatched` for those waiting for a hand match, paginated", response=StatementLineSchema,
+         paged=True, query=PAGE | {"status": {"type": "string", "enum": [s.value for s in LineStatus]}})
 
 _line = StatementLineSchema().dump
 

@@ -3,7 +3,7 @@
 from flask import Response, g, request, url_for
 
 from app.api import bp, json_body
-from app.api.openapi import document
+from app.api.openapi import PAGE, document
 from app.core.clock import now
 from app.core.pagination import envelope, page_args, paginate
 from app.core.permissions import Permission, requires
@@ -22,16 +22,20 @@ from app.wallets.schemas import (
 
 document("/me/wallet", "get", "The wallet's balances per currency (investor, fund manager: the fund's)",
          response=WalletSchema)
-document("/me/wallet/movements", "get", "The wallet's movements, newest first, paginated", response=MovementSchema)
+document("/me/wallet/movements", "get", "The wallet's movements, newest first, paginated", response=MovementSchema,
+         paged=True, query=PAGE)
 document("/me/bank-account", "put", "Set (replace) the bank account withdrawals are paid into",
          request=BankAccountInputSchema, response=BankAccountSchema)
 document("/me/withdrawals", "post", "Withdraw from the available balance to the bank account; honours an "
          "Idempotency-Key header; 409 without a bank account", request=WithdrawalInputSchema, status=201,
-         response=WithdrawalSchema)
-document("/me/withdrawals", "get", "The caller's own withdrawals, paginated", response=WithdrawalSchema)
+         response=WithdrawalSchema, idempotent=True, errors=(409,))
+document("/me/withdrawals", "get", "The caller's own withdrawals, paginated", response=WithdrawalSchema,
+         paged=True, query=PAGE)
 document("/withdrawals/batches", "post", "Operator: every requested withdrawal of a currency into one pain.001 "
-         "file; 409 when none is waiting", request=BatchInputSchema, status=201, response=BatchSchema)
-document("/withdrawals/batches/{batch_id}/file", "get", "Operator: the pain.001.001.03 XML of a payment file")
+         "file; 409 when none is waiting", request=BatchInputSchema, body_optional=True, status=201,
+         response=BatchSchema, errors=(409,))
+document("/withdrawals/batches/{batch_id}/file", "get", "Operator: the pain.001.001.03 XML of a payment file",
+         media=("application/xml",))
 
 _withdrawal = WithdrawalSchema().dump
 _movement = MovementSchema().dump

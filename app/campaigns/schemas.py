@@ -8,6 +8,7 @@ import pycountry
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from app.campaigns.models import Category, InstrumentType, Repayment
+from app.core.pagination import MAX_PAGE
 
 CAMPAIGN_CURRENCIES = ("EUR", "RUB")
 MAX_INTEREST_BPS = 3000
@@ -191,7 +192,7 @@ class CampaignFilterSchema(Schema):
     country = fields.String(load_default=None, validate=validate.Length(equal=2))
     q = fields.String(load_default=None, validate=validate.Length(max=100))
     sort = fields.String(load_default="closing", validate=validate.OneOf(["closing", "newest", "funded"]))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(1, MAX_PAGE))
     per_page = fields.Integer(load_default=20, validate=validate.Range(1, 100))
 
 

@@ -3,8 +3,9 @@
 from marshmallow import Schema, fields, pre_load, validate
 
 from app.complaints.models import Decision
+from app.core.boundaries import MAX_ID
 
-_ID = validate.Range(min=1, max=2**63 - 1)
+_ID = validate.Range(min=1, max=MAX_ID)
 
 
 class _Stripped(Schema):

@@ -19,6 +19,7 @@ from app.complaints.lifecycle import COMPLAINT, ComplaintEvent
 from app.complaints.models import Complaint, ComplaintStatus, Decision
 from app.complaints.schemas import ComplaintInputSchema, ResponseInputSchema
 from app.core.audit import audit
+from app.core.boundaries import MAX_ID
 from app.core.errors import NotAllowed, NotFound, ValidationFailed, load
 from app.core.i18n import _
 from app.core.permissions import Permission, can
@@ -26,8 +27,6 @@ from app.core.spreadsheets import inert
 from app.extensions import db
 from app.notifications.services import enqueue
 from app.payments.models import Pledge
-
-_MAX_ID = 2**63 - 1
 
 
 def _sees_all(actor: Any) -> bool:
@@ -98,7 +97,7 @@ def complaints_query(actor: Any, *, status: str | None = None) -> Select:
 
 def get_complaint(actor: Any, complaint_id: int) -> Complaint:
     """One complaint, for its complainant, an operator or a regulator; a 404 for anyone else."""
-    complaint = db.session.get(Complaint, complaint_id) if 0 < complaint_id <= _MAX_ID else None
+    complaint = db.session.get(Complaint, complaint_id) if 0 < complaint_id <= MAX_ID else None
     if complaint is None or (complaint.complainant_id != actor.id and not _sees_all(actor)):
         raise NotFound(_("No such complaint."))
     return complaint

@@ -1,6 +1,6 @@
 """Input the database cannot hold is refused where it enters, once for every route.
 
-- ``<int:…>`` path ids beyond BIGINT are a 404, not an OverflowError (SQLite) or
+- ``<int:…>`` path ids beyond INTEGER (``MAX_ID``) are a 404, not an OverflowError (SQLite) or
   "bigint out of range" (PostgreSQL);
 - JSON nested deeper than ``MAX_JSON_DEPTH`` is malformed (400) for every reader of a body
   (the routes, the rate limiter's key, the webhooks), never a RecursionError;
@@ -19,16 +19,19 @@ from werkzeug.routing import IntegerConverter
 from app.core.errors import ValidationFailed
 from app.core.i18n import _
 
+#: Every table's id is an INTEGER column (int4 on PostgreSQL): a larger id names nothing, and
+#: PostgreSQL would answer "integer out of range" for it.
+MAX_ID = 2**31 - 1
 #: API.md (Conventions): JSON nested deeper than 64 levels is a 400.
 MAX_JSON_DEPTH = 64
 NUL = "\x00"
 
 
 class BoundedInt(IntegerConverter):
-    """``<int:…>`` ids within the database's BIGINT."""
+    """``<int:…>`` ids within the database's INTEGER."""
 
     def __init__(self, map, *args, **kwargs) -> None:
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 
@@ -78,7 +81,7 @@ def _nul_in_json(value: Any, path: str = "") -> str | None:
 def _nul_field() -> str | None:
     for source in (request.args, request.form):
         for name, value in source.items(multi=True):
-            if NUL in name or NUL in value:
+            if NUL in (name or "") or NUL in (value or ""):
                 return name.replace(NUL, "") or "_schema"
     for name, upload in request.files.items(multi=True):
         if NUL in name or NUL in (upload.filename or ""):

@@ -20,6 +20,7 @@ from sqlalchemy import or_, select, update
 from app.accounts.models import User
 from app.campaigns.models import Campaign
 from app.core.audit import audit
+from app.core.boundaries import MAX_ID
 from app.core.errors import NotAllowed, NotFound, StateConflict, ValidationFailed, load
 from app.core.i18n import _
 from app.core.money import format_money
@@ -56,7 +57,7 @@ def own_campaign(campaign_id: int, actor: Any) -> Campaign:
     another owner's (nobody learns which campaigns exist through a refusal)."""
     if not (can(actor, Permission.CREATE_CAMPAIGN) or can(actor, Permission.REVIEW_CAMPAIGNS)):
         raise NotAllowed(_("Only the campaign's owner and the operator see its repayments."))
-    campaign = db.session.get(Campaign, campaign_id) if 0 < campaign_id < 2**63 else None
+    campaign = db.session.get(Campaign, campaign_id) if 0 < campaign_id <= MAX_ID else None
     if campaign is None or (campaign.owner_id != actor.id and not can(actor, Permission.REVIEW_CAMPAIGNS)):
         raise NotFound(_("No such campaign."))
     return campaign
@@ -129,7 +130,7 @@ def pay_by_hand(instalment_id: int, actor: Any, data: Any, *, now: datetime,
 
     404 for another owner's instalment, 409 if already paid or not due, 402 if declined.
     """
-    instalment = services.owner_instalment(instalment_id if 0 < instalment_id < 2**63 else 0, actor)
+    instalment = services.owner_instalment(instalment_id if 0 < instalment_id <= MAX_ID else 0, actor)
     method = load(_PAY_INPUT, data, lambda: _("The payment is invalid."))["payment_method"].strip()
     if idempotency_key is not None:
         key = idempotency_key.strip()

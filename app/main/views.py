@@ -5,6 +5,8 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from app.accounts import services as accounts
+from app.api.openapi import cached_spec
+from app.api.reference import reference
 from app.campaigns import services as campaigns
 from app.core.clock import now
 from app.core.permissions import Permission, requires
@@ -17,6 +19,12 @@ bp = Blueprint("main", __name__)
 def index():
     featured = campaigns.featured(limit=12)
     return render_template("main/index.html", campaigns=featured)
+
+
+@bp.get("/developers/api")
+def api_reference():
+    """The API reference for people, laid out from the OpenAPI document the API serves."""
+    return render_template("api/docs.html", ref=reference(cached_spec()))
 
 
 @bp.post("/language")

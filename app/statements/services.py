@@ -24,6 +24,7 @@ from app.banking import camt053, onec
 from app.banking.entries import StatementEntry
 from app.core import bulk
 from app.core.audit import audit
+from app.core.boundaries import MAX_ID
 from app.core.errors import NotFound, StateConflict, ValidationFailed
 from app.core.i18n import _
 from app.extensions import db
@@ -39,7 +40,6 @@ MAX_BYTES = 50 * 1024 * 1024
 BATCH = 1000
 ONEC_MAGIC = "1CClientBankExchange".encode("ascii")
 PLATFORM_CURRENCY = {"EU": "EUR", "RU": "RUB"}
-_MAX_ID = 2**63 - 1
 
 
 def _file_error(detail: str) -> ValidationFailed:
@@ -254,7 +254,7 @@ def _row(statement_id: int, e: StatementEntry, status: LineStatus, pledge_id: in
 
 
 def get_statement(statement_id: int) -> BankStatement:
-    statement = db.session.get(BankStatement, statement_id) if 0 < statement_id <= _MAX_ID else None
+    statement = db.session.get(BankStatement, statement_id) if 0 < statement_id <= MAX_ID else None
     if statement is None:
         raise NotFound(_("No such bank statement."))
     return statement
@@ -290,7 +290,7 @@ def open_lines_count(statement_id: int) -> int:
 
 
 def _unmatched_line(line_id: int) -> StatementLine:
-    line = db.session.get(StatementLine, line_id) if 0 < line_id <= _MAX_ID else None
+    line = db.session.get(StatementLine, line_id) if 0 < line_id <= MAX_ID else None
     if line is None:
         raise NotFound(_("No such statement line."))
     if line.status != LineStatus.UNMATCHED:
@@ -304,7 +304,7 @@ def find_pledge(value: str | int) -> Pledge:
     pledge = None
     if text.isdigit() and text.isascii():
         number = int(text)
-        pledge = db.session.get(Pledge, number) if 0 < number <= _MAX_ID else None
+        pledge = db.session.get(Pledge, number) if 0 < number <= MAX_ID else None
     elif text:
         pledge = payments.pledge_for_reference(text.replace(" ", "").upper())
     if pledge is None:
@@ -362,7 +362,7 @@ def mark_returned(line_id: int, actor: Any, now: datetime) -> StatementLine:
 
 def line_statement_id(line_id: int) -> int:
     """The statement a line belongs to (404 for an unknown line)."""
-    line = db.session.get(StatementLine, line_id) if 0 < line_id <= _MAX_ID else None
+    line = db.session.get(StatementLine, line_id) if 0 < line_id <= MAX_ID else None
     if line is None:
         raise NotFound(_("No such statement line."))
     return line.statement_id

@@ -22,6 +22,7 @@ from app.accounts.models import User
 from app.banking import iban as ibans
 from app.banking import pain001
 from app.core.audit import audit
+from app.core.boundaries import MAX_ID
 from app.core.errors import NotAllowed, NotFound, StateConflict, ValidationFailed, load
 from app.core.i18n import _
 from app.core.money import format_money
@@ -306,7 +307,7 @@ def batches_query():
 def get_batch(batch_id: int, actor: Any) -> WithdrawalBatch:
     if not can(actor, Permission.PAY_WITHDRAWALS):
         raise NotAllowed(_("Only the operator reads payment files."))
-    batch = db.session.get(WithdrawalBatch, batch_id) if 0 < batch_id < 2**63 else None
+    batch = db.session.get(WithdrawalBatch, batch_id) if 0 < batch_id <= MAX_ID else None
     if batch is None:
         raise NotFound(_("No such payment file."))
     return batch

@@ -1,8 +1,10 @@
-"""Input that once gave a 500 at the boundaries: ids beyond BIGINT, JSON nested thousands deep."""
+"""Input that once gave a 500 at the boundaries: ids beyond INTEGER, JSON nested thousands deep."""
 
 import pytest
 
 HUGE = "99999999999999999999"
+#: Beyond INTEGER but within BIGINT: PostgreSQL answered "integer out of range" (found by schemathesis).
+PAST_INTEGER = str(2**31)
 DEEP = "[" * 5000 + "]" * 5000
 
 
@@ -15,6 +17,38 @@ def test_an_id_beyond_bigint_is_a_404_not_an_overflow(client, api_token, path):
 
     headers = api_token(UserFactory(roles=["operator"]).email)
     assert client.get(path, headers=headers).status_code == 404
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("get", f"/api/v1/campaigns/{PAST_INTEGER}"), ("get", f"/api/v1/pledges/{PAST_INTEGER}"),
+    ("get", f"/api/v1/complaints/{PAST_INTEGER}"), ("post", f"/api/v1/pledges/{PAST_INTEGER}/revoke"),
+    ("get", f"/campaigns/{PAST_INTEGER}"), ("get", f"/api/v1/campaigns/{2**31 - 1}"),
+])
+def test_an_id_beyond_integer_is_a_404_on_every_database(client, api_token, method, path):
+    from tests.factories import UserFactory
+
+    headers = api_token(UserFactory(roles=["investor"]).email)
+    assert getattr(client, method)(path, headers=headers).status_code == 404
+
+
+def test_a_complaint_naming_a_pledge_beyond_integer_is_a_422(client, api_token):
+    from tests.factories import UserFactory
+
+    headers = api_token(UserFactory(roles=["investor"]).email)
+    response = client.post("/api/v1/complaints", headers=headers, json={
+        "subject": "About my pledge", "body": "Something went wrong with it.", "pledge_id": 2**31})
+    assert response.status_code == 422 and "pledge_id" in response.get_json()["errors"]
+
+
+def test_a_multipart_field_whose_name_werkzeug_cannot_read_is_not_a_500(client, api_token):
+    from tests.factories import UserFactory
+
+    headers = api_token(UserFactory(roles=["operator"]).email)
+    # An escaped quote ends the name: werkzeug gives the field the name None.
+    body = b'--b\r\nContent-Disposition: form-data; name="x\\"\r\n\r\n{}\r\n--b--\r\n'
+    response = client.post("/api/v1/bank-statements", data=body, headers=headers,
+                           content_type="multipart/form-data; boundary=b")
+    assert response.status_code < 500
 
 
 @pytest.mark.parametrize("path", ["/api/v1/tokens", "/api/v1/campaigns/1/pledges", "/api/v1/me/withdrawals"])
