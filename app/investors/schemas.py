@@ -3,7 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.core.money import SUPPORTED_CURRENCIES
-from app.investors.limits import Classification, jurisdiction
+from app.investors.limits import JURISDICTIONS, Classification, jurisdiction
 from app.investors.models import MAX_DECLARED_AMOUNT, IdentityStatus, RequestStatus
 
 COUNTRY = validate.Regexp(r"^[A-Z]{2}$", error="Use a two-letter ISO 3166 country code, e.g. EE.")
@@ -18,6 +18,8 @@ class MinorUnits(fields.Integer):
     }
 
     def __init__(self, **kwargs) -> None:
+        # The bounds go in the metadata too, so openapi.json states the range this checks.
+        kwargs["metadata"] = {"minimum": 0, "maximum": MAX_DECLARED_AMOUNT} | kwargs.get("metadata", {})
         super().__init__(strict=True, **kwargs)
 
     def _validated(self, value):
@@ -40,7 +42,9 @@ class InvestorProfileInputSchema(Schema):
     legal_name = fields.String(required=True, validate=validate.Length(min=2, max=200))
     address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
     country = fields.String(required=True, validate=COUNTRY)
-    currency = fields.String(required=True)
+    currency = fields.String(required=True, metadata={
+        "enum": sorted({p.currency for p in JURISDICTIONS.values()}),
+        "description": "the deployment's currency (EUR in the EU, RUB in Russia)"})
     annual_income = MinorUnits(required=True)
     liquid_assets = MinorUnits(load_default=None, allow_none=True)
     annual_commitments = MinorUnits(load_default=None, allow_none=True)
@@ -217,8 +221,12 @@ class ClassifySchema(Schema):
 
 
 class ClassificationRequestInputSchema(Schema):
-    classification = fields.String(required=True, validate=validate.OneOf([c.value for c in Classification]))
-    criteria = fields.List(fields.String(), required=True)
+    classification = fields.String(required=True, validate=validate.OneOf([c.value for c in Classification]),
+                                   metadata={"description": "EU: sophisticated; RU: qualified"})
+    criteria = fields.List(fields.String(metadata={"enum": sorted(
+        {c for p in JURISDICTIONS.values() for c in p.criteria})}), required=True, metadata={
+        "description": "the deployment's criteria: EU at least two of income_or_portfolio, "
+                       "financial_sector_experience, significant_transactions; RU qualified_status_recognised"})
     evidence = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
 
 
@@ -264,7 +272,7 @@ class FundSchema(Schema):
 
 
 class ErasureSchema(Schema):
-    confirm = fields.Boolean(required=True, validate=_must_be_true)
+    confirm = fields.Boolean(required=True, validate=_must_be_true, metadata={"enum": [True]})
     #: The account's password, as the page asks: a stolen token alone cannot erase an account.
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=200))
 

@@ -18,6 +18,8 @@ class PledgeAmount(fields.Integer):
     }
 
     def __init__(self, **kwargs) -> None:
+        # The bounds go in the metadata too, so openapi.json states the range this checks.
+        kwargs["metadata"] = {"minimum": 1, "maximum": MAX_PLEDGE_AMOUNT} | kwargs.get("metadata", {})
         super().__init__(strict=True, **kwargs)
 
     def _validated(self, value):

@@ -17,6 +17,8 @@ class WithdrawalAmount(fields.Integer):
     }
 
     def __init__(self, **kwargs) -> None:
+        # The bounds go in the metadata too, so openapi.json states the range this checks.
+        kwargs["metadata"] = {"minimum": 1, "maximum": MAX_WITHDRAWAL_AMOUNT} | kwargs.get("metadata", {})
         super().__init__(strict=True, **kwargs)
 
     def _validated(self, value):
@@ -59,7 +61,9 @@ class BankAccountInputSchema(Schema):
 
     holder_name = fields.String(required=True, validate=[validate.Length(min=2, max=140), NoNul()])
     iban = fields.String(required=True, validate=[validate.Length(min=1, max=64), NoNul()],
-                         metadata={"description": "spaces and lower case are accepted"})
+                         metadata={"description": "spaces and lower case are accepted; the check digits and the "
+                                                  "country's format are checked",
+                                   "pattern": r"^\s*[A-Za-z]{2}\s*[0-9]{2}[A-Za-z0-9 ]{8,}$"})
     bic = fields.String(allow_none=True, validate=[validate.Length(max=20), NoNul()])
 
 

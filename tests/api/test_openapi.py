@@ -118,3 +118,15 @@ def test_the_reference_page_shows_every_operation_and_is_linked_from_the_footer(
     assert "≤ 100" in html  # per_page's rule, as the server enforces it
     assert not re.search(r'(?:src|href)="(?:https?:)?//', html), "assets must be served from here"
     assert "<script" not in html
+
+
+@pytest.mark.parametrize(("schema", "field", "rule"), [
+    ("PaymentsPledgeInput", "amount", {"minimum": 1, "maximum": 10_000_000_000_00}),
+    ("WalletsWithdrawalInput", "amount", {"minimum": 1, "maximum": 10_000_000_000_00}),
+    ("InvestorsInvestorProfileInput", "annual_income", {"minimum": 0}),
+    ("InvestorsInvestorProfileInput", "currency", {"enum": ["EUR", "RUB"]}),
+    ("InvestorsErasure", "confirm", {"enum": [True]}),
+])
+def test_the_document_states_the_bounds_the_server_checks(spec, schema, field, rule):
+    declared = spec["components"]["schemas"][schema]["properties"][field]
+    assert rule.items() <= declared.items()
