@@ -118,6 +118,8 @@ def test_the_reference_page_shows_every_operation_and_is_linked_from_the_footer(
     assert "≤ 100" in html  # per_page's rule, as the server enforces it
     assert not re.search(r'(?:src|href)="(?:https?:)?//', html), "assets must be served from here"
     assert "<script" not in html
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
 @pytest.mark.parametrize(("schema", "field", "rule"), [
