@@ -164,7 +164,10 @@ FORM_FIELDS = {
 
 
 class ApproveForm(FlaskForm):
-    risk_class = SelectField(_l("Risk class"), choices=[SelectChoice(c, c) for c in "ABCDE"])
+    #: No class is pre-selected: an untouched Approve must not rate a campaign A.
+    risk_class = SelectField(_l("Risk class"), choices=[SelectChoice("", _l("Choose the risk class"))]
+                             + [SelectChoice(c, c) for c in "ABCDE"],
+                             validators=[InputRequired(_l("Choose the risk class (A to E) before approving."))])
     opens_at = DateTimeLocalField(_l("Opens (UTC; now if empty)"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
 
 

@@ -64,9 +64,13 @@ class ClassificationRequestForm(FlaskForm):
 
 
 class IdentityDecisionForm(FlaskForm):
+    """No decision is pre-selected (nor on the classification form): the operator chooses."""
+
     status = SelectField(
         _l("Decision"),
-        choices=[SelectChoice("verified", _l("Verified")), SelectChoice("rejected", _l("Rejected"))],
+        choices=[SelectChoice("", _l("Choose")), SelectChoice("verified", _l("Verified")),
+                 SelectChoice("rejected", _l("Rejected"))],
+        validators=[InputRequired(_l("Choose Verified or Rejected."))],
     )
     reason = TextAreaField(_l("Reason (required when rejecting; the investor sees it)"))
 
@@ -74,7 +78,9 @@ class IdentityDecisionForm(FlaskForm):
 class ClassificationDecisionForm(FlaskForm):
     decision = SelectField(
         _l("Decision"),
-        choices=[SelectChoice("approve", _l("Approve")), SelectChoice("refuse", _l("Refuse"))],
+        choices=[SelectChoice("", _l("Choose")), SelectChoice("approve", _l("Approve")),
+                 SelectChoice("refuse", _l("Refuse"))],
+        validators=[InputRequired(_l("Choose Approve or Refuse."))],
     )
     reason = TextAreaField(_l("Reason (required when refusing; the investor sees it)"))
 

@@ -48,6 +48,15 @@ def _failed(form, exc: DomainError):
     return exc.status
 
 
+def _incomplete(form, back: str):
+    """A decision form sent without its choice: say what is missing and go back (a bad CSRF
+    token stays a 400)."""
+    if "csrf_token" in form.errors:
+        abort(400)
+    flash(" ".join(str(m) for msgs in form.errors.values() for m in msgs), "error")
+    return redirect(back)
+
+
 @bp.get("/")
 def index():
     j = services.current_jurisdiction()
@@ -298,7 +307,7 @@ def detail(user_id: int):
 def decide_identity(user_id: int):
     form = IdentityDecisionForm()
     if not form.validate_on_submit():
-        abort(400)
+        return _incomplete(form, request.referrer or url_for("investors.verification_queue"))
     try:
         services.decide_identity(user_id, {"status": form.status.data, "reason": form.reason.data or None},
                                  actor=current_user, now=now(), ip_address=request.remote_addr)
@@ -327,7 +336,7 @@ def classification_queue():
 def decide_classification(request_id: int):
     form = ClassificationDecisionForm()
     if not form.validate_on_submit():
-        abort(400)
+        return _incomplete(form, url_for("investors.classification_queue"))
     try:
         services.decide_classification_request(
             request_id, {"decision": form.decision.data, "reason": form.reason.data or None},

@@ -89,7 +89,7 @@ def index():
     """My pledges: status, reflection deadline, and the revoke button while it applies."""
     actor = _actor()
     pledges = list(db.session.scalars(services.pledges_query(actor))) if can(actor, Permission.INVEST) else []
-    return render_template("payments/index.html", pledges=pledges, at=now(), action_form=ActionForm(),
+    return render_template("payments/index.html", pledges=pledges, at=now(),
                            revocable=services.is_revocable)
 
 
@@ -161,7 +161,7 @@ def detail(pledge_id: int):
     """The confirmation page of one pledge."""
     pledge = services.get_pledge(pledge_id, _actor())
     own = services.is_own(pledge, _actor())
-    return render_template("payments/detail.html", pledge=pledge, at=now(), action_form=ActionForm(),
+    return render_template("payments/detail.html", pledge=pledge, at=now(),
                            revocable=services.is_revocable(pledge, now()) and own,
                            instructions=services.instructions(pledge) if own else None,
                            qr_svg=services.qr_svg(pledge) if own and pledge.status == PledgeStatus.PENDING_PAYMENT
@@ -199,11 +199,19 @@ def authenticate(pledge_id: int):
     return redirect(url_for("payments.detail", pledge_id=pledge.id))
 
 
-@bp.post("/pledges/<int:pledge_id>/revoke")
+@bp.route("/pledges/<int:pledge_id>/revoke", methods=["GET", "POST"])
 @requires(Permission.INVEST)
 def revoke(pledge_id: int):
-    """Revoke during the reflection period: the same means as investing, one button."""
+    """Revoke during the reflection period: the same means as investing. The buttons lead to
+    this page first (GET), which says what revoking does; only its button revokes (POST)."""
     form = ActionForm()
+    if request.method == "GET":
+        pledge = services.get_own_pledge(pledge_id, _actor())
+        if not services.is_revocable(pledge, now()):
+            flash(_("This pledge can no longer be revoked."), "info")
+            return redirect(url_for("payments.detail", pledge_id=pledge.id))
+        return render_template("payments/revoke.html", pledge=pledge, action_form=form,
+                               to_wallet=pledge.payment_method in (methods.WALLET, methods.BANK_TRANSFER))
     if not form.validate_on_submit():
         abort(400)
     try:

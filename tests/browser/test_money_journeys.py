@@ -165,6 +165,8 @@ def test_investor_pledges_then_revokes_a_second_pledge_in_the_reflection_period(
     expect(second_row).to_contain_text(LASNAMAE)
     expect(second_row).to_contain_text("€50.00")
     second_row.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Revoke your pledge of €50.00")
+    page.get_by_role("button", name="Yes, revoke this pledge").click()
 
     expect(page).to_have_url(re.compile(r"/payments/$"))
     expect(page.get_by_role("status")).to_have_text(

@@ -1,5 +1,6 @@
 """The owner → operator → public journey through the HTML pages, and what they refuse."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -121,6 +122,20 @@ def test_investor_cannot_reach_owner_or_operator_pages(client, auth):
                                                                        "risk_class": "A"})
     assert response.status_code == 403
     assert submitted.status == "submitted"
+
+
+def test_an_untouched_approve_rates_nothing_and_approves_nothing(client, auth):
+    submitted = CampaignFactory(status="submitted", opens_at=None, submitted_at=NOW)
+    UserFactory(email="op@example.org", roles=["operator"])
+    auth.login("op@example.org")
+    page = f"/campaigns/{submitted.id}"
+    select = re.search(r'<select id="risk_class".*?</select>', client.get(page).get_data(as_text=True)).group()
+    assert select.startswith('<select id="risk_class" name="risk_class" required><option value="">Choose')
+    assert "selected" not in select
+    response = post_form(client, f"{page}/approve", {"risk_class": "", "opens_at": ""}, page=page,
+                         follow_redirects=True)
+    assert "Choose the risk class (A to E) before approving." in response.get_data(as_text=True)
+    assert submitted.status == "submitted" and submitted.current_kiis_version is None
 
 
 def test_operator_reviews_from_the_queue(client, auth):

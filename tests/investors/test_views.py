@@ -1,6 +1,7 @@
 """The investor pages: the journey in a browser's shoes, bad input on the forms, the queues."""
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -193,6 +194,32 @@ def test_rejection_without_a_reason_is_refused_in_the_queue(client, auth, clock)
                          page="/investors/verification", follow_redirects=True)
     assert "Say why the identity was rejected" in html(response)
     assert services.get_profile(investor).identity_status == "pending"
+
+
+def test_no_decision_is_preselected_and_an_untouched_one_decides_nothing(client, auth, clock):
+    investor = UserFactory(email="inv@example.org", roles=["investor"])
+    services.save_profile(investor, PROFILE, now=clock.now)
+    request = services.request_classification(
+        investor, {"classification": "sophisticated",
+                   "criteria": ["income_or_portfolio", "significant_transactions"]}, now=clock.now)
+    UserFactory(email="op@example.org", roles=["operator"])
+    db.session.commit()
+    auth.login("op@example.org")
+    queue = html(client.get("/investors/verification"))
+    select = re.search(r'<select[^>]*id="status-.*?</select>', queue).group()
+    assert '<option value="">Choose</option><option value="verified">' in select and "selected" not in select
+    response = post_form(client, f"/investors/{investor.id}/identity", {"status": "", "reason": ""},
+                         page="/investors/verification", follow_redirects=True)
+    assert response.status_code == 200 and "Choose Verified or Rejected." in html(response)
+    assert services.get_profile(investor).identity_status == "pending"
+
+    queue = html(client.get("/investors/classification-requests"))
+    select = re.search(r'<select[^>]*id="decision-.*?</select>', queue).group()
+    assert '<option value="">Choose</option><option value="approve">' in select and "selected" not in select
+    response = post_form(client, f"/investors/classification-requests/{request.id}", {"decision": "", "reason": ""},
+                         page="/investors/classification-requests", follow_redirects=True)
+    assert response.status_code == 200 and "Choose Approve or Refuse." in html(response)
+    assert db.session.get(ClassificationRequest, request.id).status == "pending"
 
 
 def test_classification_request_through_the_forms(client, signed_in, auth, clock):

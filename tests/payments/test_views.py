@@ -151,18 +151,34 @@ def test_another_investor_cannot_open_the_3ds_page(client, auth, investor, campa
     assert client.get(f"/payments/pledges/{p.id}").status_code == 404
 
 
-def test_my_pledges_shows_the_deadline_and_revokes_with_a_button(client, auth, investor, campaign, sandbox,
-                                                                  clock):
+def test_my_pledges_shows_the_deadline_and_revokes_after_a_confirmation_page(client, auth, investor, campaign,
+                                                                            sandbox, clock):
     auth.login(investor.email)
     submit(client, campaign, pledge_form(client, campaign), amount="500", payment_method="pm_card_visa")
     page = client.get("/payments/").get_data(as_text=True)
     (p,) = pledges()
-    assert "until 2026-11-29 12:00 UTC" in page and f'action="/payments/pledges/{p.id}/revoke"' in page
-    response = client.post(f"/payments/pledges/{p.id}/revoke", data={"csrf_token": csrf_from(page)})
+    assert "until 2026-11-29 12:00 UTC" in page and f'href="/payments/pledges/{p.id}/revoke"' in page
+    confirm = client.get(f"/payments/pledges/{p.id}/revoke").get_data(as_text=True)
+    assert fresh(p).status == "paid" and sandbox.refunds_made == 0  # opening the page revokes nothing
+    assert "Revoke your pledge of €500.00" in confirm and "back to the card you paid with" in confirm
+    assert "Yes, revoke this pledge" in confirm and f'href="/payments/pledges/{p.id}"' in confirm
+    response = client.post(f"/payments/pledges/{p.id}/revoke", data={"csrf_token": csrf_from(confirm)})
     assert response.status_code == 302
     assert fresh(p).status == "refunded" and sandbox.refunds_made == 1
     page = client.get("/payments/").get_data(as_text=True)
     assert "is on its way back to your card" in page and f'/payments/pledges/{p.id}/revoke"' not in page
+    again = client.get(f"/payments/pledges/{p.id}/revoke", follow_redirects=True).get_data(as_text=True)
+    assert "This pledge can no longer be revoked." in again and sandbox.refunds_made == 1
+
+
+def test_nobody_opens_the_revoke_page_of_another_investors_pledge(client, auth, investor, campaign, clock):
+    auth.login(investor.email)
+    submit(client, campaign, pledge_form(client, campaign), amount="500", payment_method="pm_card_visa")
+    (p,) = pledges()
+    auth.logout()
+    auth.login(UserFactory(roles=["investor"]).email)
+    assert client.get(f"/payments/pledges/{p.id}/revoke").status_code == 404
+    assert fresh(p).status == "paid"
 
 
 def test_after_the_deadline_the_revoke_button_is_gone(client, auth, investor, campaign, clock):
