@@ -5,6 +5,7 @@ from flask import current_app, g, request, url_for
 from app.api import bp, json_body
 from app.api.openapi import document
 from app.campaigns import services
+from app.campaigns.notices import Links
 from app.campaigns.schemas import (
     AmendSchema,
     ApproveSchema,
@@ -110,11 +111,18 @@ def cancel_campaign(campaign_id: int):
     return _dump(campaign)
 
 
+_AMENDMENT_LINKS = Links(
+    kiis_pdf=lambda campaign_id, version: url_for("campaigns.kiis", campaign_id=campaign_id, version=version,
+                                                  fmt="pdf", _external=True),
+    pledge=lambda pledge_id: url_for("payments.detail", pledge_id=pledge_id, _external=True),
+    complaints=lambda: url_for("complaints.new", _external=True))
+
+
 @bp.post("/campaigns/<int:campaign_id>/amend")
 @requires(Permission.REVIEW_CAMPAIGNS)
 def amend_campaign(campaign_id: int):
     campaign = services.get_visible(campaign_id, g.api_user)
     services.amend_terms(campaign, g.api_user, json_body(), now=now(), fee_bps=current_app.config["PLATFORM_FEE_BPS"],
-                         caps=current_app.config["OFFER_CAPS"])
+                         caps=current_app.config["OFFER_CAPS"], links=_AMENDMENT_LINKS)
     db.session.commit()
     return _dump(campaign)

@@ -8,6 +8,7 @@ from marshmallow import Schema, fields
 
 from app.api import bp
 from app.api.openapi import CSV, DATE_RANGE, JSON, PAGE, XLSX, document, format_of
+from app.campaigns import services as campaigns
 from app.core.pagination import page_args, paginate
 from app.core.permissions import Permission, requires
 from app.disclosures import exports, responses, services
@@ -21,6 +22,10 @@ class KiisVersionSchema(Schema):
     created_at = fields.DateTime()
     json_url = fields.String()
     pdf_url = fields.String()
+    languages = fields.List(fields.String(), metadata={
+        "description": "Languages the PDF is frozen in, the original first; ?lang=<code> on pdf_url for another"})
+    translations = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "SHA-256 (hex) of the PDF in each other language"})
 
 
 class KiisListSchema(Schema):
@@ -62,7 +67,9 @@ class ReportSchema(Schema):
 document("/disclosures/campaigns/{campaign_id}/kiis", "get",
          "Every KIIS version of a campaign with its SHA-256 (regulator, operator)", response=KiisListSchema)
 document("/disclosures/campaigns/{campaign_id}/kiis/{version}.pdf", "get",
-         "A KIIS version as PDF, checked against its recorded SHA-256 (regulator, operator)",
+         "A KIIS version as PDF, checked against its recorded SHA-256 (regulator, operator); ?lang= for "
+         "another of the languages it was frozen in (404 for one it was not)",
+         query={"lang": {"type": "string", "maxLength": 5, "description": "a language code from the listing"}},
          media=("application/pdf",))
 document("/disclosures/campaigns/{campaign_id}/kiis/{version}.json", "get",
          "A KIIS version as JSON, checked against its recorded SHA-256 (regulator, operator)")
@@ -93,7 +100,8 @@ def _version(campaign_id: int, sheet) -> dict:
 
     return {"version": sheet.version, "sha256": sheet.pdf_sha256, "pdf_sha256": sheet.pdf_sha256,
             "json_sha256": sheet.json_sha256, "created_at": sheet.created_at.isoformat(),
-            "json_url": url("json"), "pdf_url": url("pdf")}
+            "json_url": url("json"), "pdf_url": url("pdf"), "languages": campaigns.kiis_languages(sheet),
+            "translations": campaigns.kiis_translation_hashes(sheet)}
 
 
 @bp.get("/disclosures/campaigns/<int:campaign_id>/kiis")

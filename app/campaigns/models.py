@@ -200,3 +200,17 @@ class KiisVersion(db.Model):
     pdf_bytes: Mapped[bytes] = mapped_column(LargeBinary)
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KiisTranslation(db.Model):
+    """A frozen version rendered in another of the deployment's languages, frozen with it:
+    the same content, so the same facts; its hash is sealed in the same audit entry."""
+
+    __tablename__ = "kiis_translations"
+    __table_args__ = (UniqueConstraint("kiis_version_id", "language", name="version_language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kiis_version_id: Mapped[int] = mapped_column(ForeignKey("kiis_versions.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(5))
+    pdf_bytes: Mapped[bytes] = mapped_column(LargeBinary)
+    pdf_sha256: Mapped[str] = mapped_column(String(64))

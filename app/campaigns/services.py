@@ -14,7 +14,9 @@ from marshmallow import ValidationError
 from sqlalchemy import Select, case, false, func, or_, select
 from sqlalchemy.orm import lazyload
 
-from app.campaigns.kiis import build_content, render_pdf, sha256, to_json_bytes
+from app.campaigns import notices
+from app.campaigns.kiis import MAX_PAGES, build_content, sha256, to_json_bytes
+from app.campaigns.kiis_pdf import TooLong, render_pdf
 from app.campaigns.lifecycle import Event, next_status
 from app.campaigns.models import (
     PUBLIC_STATUSES,
@@ -23,6 +25,7 @@ from app.campaigns.models import (
     CampaignSdg,
     CampaignStatus,
     CampaignUpdate,
+    KiisTranslation,
     KiisVersion,
 )
 from app.campaigns.pdfs import pdf_problem
@@ -201,6 +204,7 @@ def submit(campaign: Campaign, actor: Any, *, now: datetime, caps: dict[str, int
                 f"with this one it would be {format_money(used, campaign.currency)}. Lower the maximum amount."
             ]},
         )
+    check_kiis_fits(campaign, now=now)
     campaign.rejection_reason = None
     campaign.submitted_at = now
     _transition(campaign, Event.SUBMIT, actor, now)
@@ -264,25 +268,100 @@ def open_round(campaign: Campaign, *, now: datetime) -> Campaign:
     return campaign
 
 
-def freeze_kiis(campaign: Campaign, *, now: datetime, fee_bps: int) -> KiisVersion:
-    """Freeze the next KIIS version: JSON and PDF, each with its SHA-256."""
+def _other_offers(campaign: Campaign) -> list[dict]:
+    """The owner's other offers that reached investors, newest ten, for the KIIS's owner part."""
+    others = db.session.scalars(select(Campaign).where(
+        Campaign.owner_id == campaign.owner_id, Campaign.id != campaign.id,
+        Campaign.status.in_([s.value for s in PUBLIC_STATUSES])).order_by(Campaign.id.desc()).limit(10))
+    return [{"title": o.title, "status": o.status, "raised": o.raised_amount, "currency": o.currency} for o in others]
+
+
+def _kiis_content(campaign: Campaign, *, version: int, now: datetime, fee_bps: int) -> dict:
     from app.accounts.models import User
 
-    version = (db.session.scalar(
-        select(func.max(KiisVersion.version)).where(KiisVersion.campaign_id == campaign.id)) or 0) + 1
-    owner = db.session.get(User, campaign.owner_id)
-    content = build_content(campaign, owner, version=version, now=now, fee_bps=fee_bps)
+    return build_content(campaign, db.session.get(User, campaign.owner_id), version=version, now=now,
+                         fee_bps=fee_bps, other_offers=_other_offers(campaign))
+
+
+def _too_long(exc: TooLong, language: str) -> ValidationFailed:
+    return ValidationFailed(
+        _("The campaign's information sheet would not fit its page limit."),
+        {"description": [_("The Key Investment Information Sheet would take %(pages)s A4 pages (in %(language)s); "
+                           "at most %(limit)s are allowed. Shorten the description.",
+                           pages=exc.pages, language=language, limit=MAX_PAGES)]})
+
+
+def _rendered(content: dict) -> dict[str, bytes]:
+    """The document in each of the deployment's languages. :raises ValidationFailed: too long."""
+    rendered = {}
+    for language in content["languages"]:
+        try:
+            rendered[language] = render_pdf(content, language)
+        except TooLong as exc:
+            raise _too_long(exc, language) from exc
+    return rendered
+
+
+def check_kiis_fits(campaign: Campaign, *, now: datetime) -> None:
+    """Refuse a draft (or amendment) whose information sheet cannot fit ``MAX_PAGES`` A4 sides
+    in every language, before an operator is asked to approve what could not be frozen."""
+    _rendered(_kiis_content(campaign, version=0, now=now, fee_bps=0))
+
+
+def freeze_kiis(campaign: Campaign, *, now: datetime, fee_bps: int) -> KiisVersion:
+    """Freeze the next KIIS version: JSON and a PDF per language, each with its SHA-256.
+
+    ``fee_bps`` is the platform's fee at approval; later versions keep the fee version 1
+    disclosed, and settlement charges the fee of the latest version, so the fee investors
+    were shown is the fee charged.
+    """
+    previous = db.session.scalar(select(KiisVersion).where(KiisVersion.campaign_id == campaign.id)
+                                 .order_by(KiisVersion.version.desc()).limit(1))
+    version = previous.version + 1 if previous is not None else 1
+    if previous is not None:
+        fee_bps = previous.content["fees"]["project_owner_fee_bps"]
+    content = _kiis_content(campaign, version=version, now=now, fee_bps=fee_bps)
     json_bytes = to_json_bytes(content)
-    pdf_bytes = render_pdf(content)
+    rendered = _rendered(content)
+    pdf_bytes = rendered.pop(content["language"])
     kiis = KiisVersion(campaign_id=campaign.id, version=version, content=content, json_bytes=json_bytes,
                        json_sha256=sha256(json_bytes), pdf_bytes=pdf_bytes, pdf_sha256=sha256(pdf_bytes),
                        created_at=now)
     db.session.add(kiis)
+    db.session.flush()
+    translations = {language: sha256(data) for language, data in rendered.items()}
+    db.session.add_all(KiisTranslation(kiis_version_id=kiis.id, language=language, pdf_bytes=data,
+                                       pdf_sha256=translations[language]) for language, data in rendered.items())
     campaign.current_kiis_version = version
     db.session.flush()
-    audit("campaign.kiis_frozen", subject=campaign, details={"version": version, "pdf_sha256": kiis.pdf_sha256},
-          at=now)
+    audit("campaign.kiis_frozen", subject=campaign, at=now, details={
+        "version": version, "pdf_sha256": kiis.pdf_sha256, "language": content["language"],
+        "translations": translations})
     return kiis
+
+
+def kiis_translation(kiis: KiisVersion, language: str) -> KiisTranslation | None:
+    return db.session.scalar(select(KiisTranslation).where(KiisTranslation.kiis_version_id == kiis.id,
+                                                           KiisTranslation.language == language))
+
+
+def kiis_translation_hashes(kiis: KiisVersion) -> dict[str, str]:
+    """Language → SHA-256 of each translation (without reading their bytes)."""
+    rows = db.session.execute(select(KiisTranslation.language, KiisTranslation.pdf_sha256).where(
+        KiisTranslation.kiis_version_id == kiis.id).order_by(KiisTranslation.language))
+    return {language: digest for language, digest in rows}
+
+
+def kiis_languages(kiis: KiisVersion) -> list[str]:
+    """The languages a version can be read in, the one it was frozen in first."""
+    return [kiis.content.get("language", "en"), *kiis_translation_hashes(kiis)]
+
+
+def disclosed_fee_bps(campaign: Campaign) -> int | None:
+    """The project owner's fee in the latest KIIS: the fee settlement charges (None: no KIIS)."""
+    content = db.session.scalar(select(KiisVersion.content).where(KiisVersion.campaign_id == campaign.id)
+                                .order_by(KiisVersion.version.desc()).limit(1))
+    return None if content is None else int(content["fees"]["project_owner_fee_bps"])
 
 
 def kiis_versions(campaign: Campaign) -> list[KiisVersion]:
@@ -470,10 +549,12 @@ def mark_defaulted(campaign: Campaign, *, now: datetime) -> Campaign:
 
 
 def amend_terms(campaign: Campaign, actor: Any, data: Any, *, now: datetime, fee_bps: int,
-                caps: dict[str, int]) -> KiisVersion:
+                caps: dict[str, int], links: "notices.Links") -> KiisVersion:
     """Change the terms of an approved or live offer and freeze the next KIIS version.
 
-    Earlier versions stay downloadable; pledges record the version they were made on.
+    Earlier versions stay downloadable; pledges record the version they were made on, and
+    every investor with a live pledge is e-mailed the new version (ECSP Art. 23: the sheet
+    stays up to date and those who pledged hear of changes).
     """
     if not can(actor, Permission.REVIEW_CAMPAIGNS):
         raise NotAllowed("Only the platform operator amends an offer.")
@@ -509,9 +590,18 @@ def amend_terms(campaign: Campaign, actor: Any, data: Any, *, now: datetime, fee
                 f"amendment it would be {format_money(used, campaign.currency)}."]
     if errors:
         raise ValidationFailed("The amendment is invalid.", errors)
+    before = {key: getattr(campaign, key) for key in changes}
     for key, value in changes.items():
         setattr(campaign, key, value)
+    try:
+        check_kiis_fits(campaign, now=now)
+    except ValidationFailed:
+        for key, value in before.items():
+            setattr(campaign, key, value)
+        raise
     campaign.updated_at = now
     audit("campaign.amended", actor=actor, subject=campaign,
           details={"fields": sorted(changes), "reason": clean["reason"]}, at=now)
-    return freeze_kiis(campaign, now=now, fee_bps=fee_bps)
+    kiis = freeze_kiis(campaign, now=now, fee_bps=fee_bps)
+    notices.amended(campaign, kiis, fields=sorted(changes), now=now, links=links)
+    return kiis

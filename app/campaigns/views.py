@@ -244,17 +244,28 @@ def download_document(campaign_id: int, document_id: int):
 
 @bp.get("/<int:campaign_id>/kiis/<int:version>.<fmt>")
 def kiis(campaign_id: int, version: int, fmt: str):
+    """A frozen version as it was frozen; ``?lang=`` gives the PDF in another of the
+    deployment's languages (frozen with it), which the campaign page links in the visitor's."""
     campaign = services.get_visible(campaign_id, current_actor())
     sheet = services.kiis_version(campaign, version)
-    if fmt == "pdf":
+    language = request.args.get("lang") or sheet.content.get("language", "en")
+    suffix = ""
+    if fmt == "pdf" and language != sheet.content.get("language", "en"):
+        translation = services.kiis_translation(sheet, language)
+        if translation is None:
+            raise NotFound(_("This version is available in %(languages)s.",
+                             languages=", ".join(services.kiis_languages(sheet))))
+        body, mimetype, digest = translation.pdf_bytes, "application/pdf", translation.pdf_sha256
+        suffix = f"-{language}"
+    elif fmt == "pdf":
         body, mimetype, digest = sheet.pdf_bytes, "application/pdf", sheet.pdf_sha256
     elif fmt == "json":
         body, mimetype, digest = sheet.json_bytes, "application/json", sheet.json_sha256
     else:
-        raise NotFound("KIIS documents are PDF or JSON.")
+        raise NotFound(_("KIIS documents are PDF or JSON."))
     response = Response(body, mimetype=mimetype)
     response.headers["X-Content-SHA256"] = digest
-    response.headers["Content-Disposition"] = f'inline; filename="kiis-{campaign.id}-v{version}.{fmt}"'
+    response.headers["Content-Disposition"] = f'inline; filename="kiis-{campaign.id}-v{version}{suffix}.{fmt}"'
     return response
 
 

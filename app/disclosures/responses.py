@@ -49,9 +49,11 @@ def _download(body: Any, mimetype: str, filename: str, **headers: str) -> Respon
 
 
 def kiis_response(actor: Any, campaign_id: int, version: int, fmt: str) -> Response:
-    """The KIIS document, only if its bytes still hash to the recorded SHA-256."""
+    """The KIIS document (``?lang=`` for a translation), only if its bytes still hash to the
+    recorded SHA-256."""
+    language = request.args.get("lang") or None
     try:
-        document = services.kiis_document(campaign_id, version, fmt)
+        document = services.kiis_document(campaign_id, version, fmt, language)
     except services.DocumentIntegrityError as exc:
         db.session.rollback()
         current_app.logger.error("Refused to serve a tampered KIIS: %s", exc.detail)

@@ -39,10 +39,13 @@ class KiisDocument:
     body: bytes
     mimetype: str
     sha256: str
+    #: Set for a translation, which is named after its language.
+    language: str | None = None
 
     @property
     def filename(self) -> str:
-        return f"kiis-{self.campaign_id}-v{self.version}.{self.fmt}"
+        suffix = f"-{self.language}" if self.language else ""
+        return f"kiis-{self.campaign_id}-v{self.version}{suffix}.{self.fmt}"
 
 
 def get_campaign(campaign_id: int) -> Campaign:
@@ -65,31 +68,46 @@ def kiis_versions(campaign: Campaign) -> list[KiisVersion]:
     return campaigns.kiis_versions(campaign)
 
 
-def _frozen_pdf_digest(campaign_id: int, version: int) -> str | None:
-    """The PDF hash written to the (hash-chained) audit log when the version was frozen, if any."""
+def _frozen_pdf_digest(campaign_id: int, version: int, language: str | None) -> str | None:
+    """The PDF hash written to the (hash-chained) audit log when the version was frozen, if any:
+    the original's, or with ``language`` its translation's."""
     entries = db.session.scalars(select(AuditEntry).where(
         AuditEntry.action == "campaign.kiis_frozen", AuditEntry.subject_id == str(campaign_id)))
     for entry in entries:
-        if (entry.details or {}).get("version") == version:
-            return (entry.details or {}).get("pdf_sha256")
+        details = entry.details or {}
+        if details.get("version") == version:
+            return details.get("pdf_sha256") if language is None else details.get("translations", {}).get(language)
     return None
 
 
-def kiis_document(campaign_id: int, version: int, fmt: str) -> KiisDocument:
+def kiis_document(campaign_id: int, version: int, fmt: str, language: str | None = None) -> KiisDocument:
     """A KIIS version's PDF or JSON, after checking its bytes against the recorded SHA-256.
 
     The PDF is also checked against the hash in the audit log's freeze entry, so
-    rewriting both the bytes and the hash column of the row is caught as well.
+    rewriting both the bytes and the hash column of the row is caught as well. ``language``
+    asks for the PDF in another of the deployment's languages, frozen with the version.
     :raises DocumentIntegrityError: when the bytes do not match; the caller records it.
     """
     if fmt not in KIIS_FORMATS:
         raise NotFound(_("KIIS documents are PDF or JSON."))
     sheet = campaigns.kiis_version(get_campaign(campaign_id), version)
-    body, recorded = (sheet.pdf_bytes, sheet.pdf_sha256) if fmt == "pdf" else (sheet.json_bytes, sheet.json_sha256)
+    if language == sheet.content.get("language", "en"):
+        language = None
+    if language is not None:
+        translation = campaigns.kiis_translation(sheet, language) if fmt == "pdf" else None
+        if translation is None:
+            raise NotFound(_("This version is available in %(languages)s (the JSON in %(language)s only).",
+                             languages=", ".join(campaigns.kiis_languages(sheet)),
+                             language=sheet.content.get("language", "en")))
+        body, recorded = translation.pdf_bytes, translation.pdf_sha256
+    elif fmt == "pdf":
+        body, recorded = sheet.pdf_bytes, sheet.pdf_sha256
+    else:
+        body, recorded = sheet.json_bytes, sheet.json_sha256
     actual = hashlib.sha256(body or b"").hexdigest()
     expected = [recorded]
     if fmt == "pdf":
-        frozen = _frozen_pdf_digest(campaign_id, version)
+        frozen = _frozen_pdf_digest(campaign_id, version, language)
         if frozen is not None:
             expected.append(frozen)
     if not all(hmac.compare_digest(actual, e or "") for e in expected):
@@ -99,7 +117,7 @@ def kiis_document(campaign_id: int, version: int, fmt: str) -> KiisDocument:
               version=version, campaign=campaign_id, fmt=fmt.upper()),
             {"sha256": [_("expected %(expected)s, stored bytes hash to %(actual)s", expected=recorded, actual=actual)]},
         )
-    return KiisDocument(campaign_id, version, fmt, body, KIIS_FORMATS[fmt], recorded)
+    return KiisDocument(campaign_id, version, fmt, body, KIIS_FORMATS[fmt], recorded, language)
 
 
 def record_integrity_failure(actor: Any, *, campaign_id: int, version: int, fmt: str, ip_address: str | None,

@@ -65,7 +65,9 @@ def settle_round(campaign: Campaign, *, now: datetime) -> Payout | None:
     if gross < campaign.target_amount:
         _fail_below_target(campaign, gross, now=now)
         return None
-    fee = gross * current_app.config["PLATFORM_FEE_BPS"] // 10_000
+    # The fee the KIIS disclosed is the fee charged; a donation has no KIIS and pays today's fee.
+    fee_bps = campaigns.disclosed_fee_bps(campaign)
+    fee = gross * (current_app.config["PLATFORM_FEE_BPS"] if fee_bps is None else fee_bps) // 10_000
     payout = Payout(campaign_id=campaign.id, owner_id=campaign.owner_id, currency=campaign.currency, gross=gross,
                     fee=fee, status=PayoutStatus.AWAITING_BANK_TRANSFER.value, created_at=now)
     db.session.add(payout)

@@ -243,3 +243,19 @@ def test_the_regulators_report_counts_overdue_and_defaulted_loans(sandbox):
     results(first.due_at + timedelta(days=91))
     later = default_rates(first.due_at + timedelta(days=92))["C"]
     assert later["defaulted"] == 1 and later["overdue"] == 0 and later["default_rate_bps"] == 10_000
+
+
+def test_settlement_charges_the_fee_the_sheet_disclosed_not_todays_configuration(app, sandbox):
+    from app.campaigns import services as campaigns
+
+    campaign = CampaignFactory(target_amount=1_000_00, max_amount=2_000_00, closes_at=NOW + timedelta(days=1))
+    campaigns.freeze_kiis(campaign, now=NOW, fee_bps=300)
+    db.session.commit()
+    pledge(make_ready_investor(), campaign, 1_000_00)
+    app.config["PLATFORM_FEE_BPS"], before = 500, app.config["PLATFORM_FEE_BPS"]
+    try:
+        results(NOW + timedelta(days=6))
+    finally:
+        app.config["PLATFORM_FEE_BPS"] = before
+    payout = db.session.scalar(select(Payout).where(Payout.campaign_id == campaign.id))
+    assert (payout.gross, payout.fee) == (1_000_00, 1_000_00 * 300 // 10_000)
