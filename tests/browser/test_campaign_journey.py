@@ -55,7 +55,7 @@ def test_owner_drafts_operator_approves_public_reads_the_kiis(page: Page) -> Non
     page.goto("/campaigns/?q=P%C3%A4rnu")
     page.get_by_role("link", name=title).click()
     expect(page.get_by_text("Live", exact=True)).to_be_visible()
-    pdf_link = page.get_by_role("link", name="PDF")
+    pdf_link = page.get_by_role("link", name="PDF (English)")
     response = page.request.get(pdf_link.get_attribute("href"))
     assert response.ok
     body = response.body()
