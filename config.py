@@ -84,9 +84,10 @@ class Config:
     PASSWORD_RESETS_PER_ADDRESS = "5 per hour"  # noqa: S105 (a rate, not a password)
     PLEDGE_ATTEMPTS_PER_USER = "20 per minute"
     API_TOKEN_TTL = timedelta(hours=24)
-    #: Per-owner offer cap over 12 months, by campaign currency (minor units): EU
-    #: Regulation 2020/1503 Art. 1(2)(c) EUR 5,000,000; 259-FZ Art. 6 RUB 1 billion.
-    OFFER_CAPS = {"EUR": 5_000_000_00, "RUB": 1_000_000_000_00}
+    #: Per-raiser offer cap over 12 months by jurisdiction, (currency, minor units): EU
+    #: Regulation 2020/1503 Art. 1(2)(c) EUR 5,000,000 counted in EUR whatever the offer's
+    #: currency; 259-FZ Art. 6 RUB 1 billion.
+    OFFER_CAPS = {"EU": ("EUR", 5_000_000_00), "RU": ("RUB", 1_000_000_000_00)}
     #: Uploaded documents live here, under random names, served only by a checking view.
     DOCUMENTS_DIR = os.environ.get("DOCUMENTS_DIR", str(INSTANCE_DIR / "documents"))
     #: A little over the 10 MB document limit, so the service can say what was wrong.

@@ -122,4 +122,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(jobs)
     app.cli.add_command(serve_command)
+    app.cli.add_command(__import__("app.campaigns.cli", fromlist=["rates_cli"]).rates_cli)
     app.cli.add_command(__import__("app.disclosures.cli", fromlist=["audit_cli"]).audit_cli)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.accounts.models import User
 from app.accounts.services import create_user, find_by_email
+from app.campaigns import cap, entities, rates
 from app.campaigns import services as campaigns
 from app.campaigns.models import Campaign, CampaignSdg
 from app.core.permissions import Role
@@ -63,6 +64,19 @@ DEMO_CAMPAIGNS = [
 ]
 
 
+#: The legal entity behind each demo owner (fictitious numbers with valid check digits).
+DEMO_ENTITIES = {
+    "owner": ("company", "Baltic Retrofit OÜ", "EE", "12345678"),
+    "owner.ru": ("company", "ООО «Невский свет»", "RU", "7812345675"),
+    "turku": ("company", "Turku Energy Services Oy", "FI", "2345678-0"),
+    "riga": ("company", "Rīgas Saules Enerģija SIA", "LV", "40003123453"),
+    "ports": ("company", "Baltic Port Power sp. z o.o.", "PL", "123456785"),
+    "symbiosis": ("company", "Kalundborg Heat ApS", "DK", "34567891"),
+}
+#: RUB per EUR for counting RUB offers against the EU cap; a demo figure, labelled as such.
+DEMO_RUB_PER_EUR = "98.5"
+
+
 def _ensure_user(email: str, name: str, country: str, roles: list[Role], now: datetime) -> User:
     user = find_by_email(email)
     if user is None:
@@ -87,6 +101,8 @@ def seed(now: datetime) -> SeedReport:
     report.investor_steps = seed_investors(users, now=now)
     for key in ("citizen.maarja", "citizen.janis", "citizen.aino"):
         report.investor_steps += _make_ready(users[key], users["operator"], now)
+    demo_rate = rates.record("EUR", "RUB", now.date(), DEMO_RUB_PER_EUR,
+                             "Demo figure in the shape of the Bank of Russia official rate", now=now)
     existing = set(db.session.scalars(select(Campaign.title)))
     created: list[tuple[Campaign, int]] = []
     for (owner_key, title, summary, category, country, location, currency, rate, term, repayment,
@@ -115,6 +131,13 @@ def seed(now: datetime) -> SeedReport:
             submitted_at=now - timedelta(days=2) if status == "submitted" else None,
             sdg_links=[CampaignSdg(sdg=s) for s in sdgs],
         )
+        if owner_key in DEMO_ENTITIES:
+            legal_form, legal_name, reg_country, number = DEMO_ENTITIES[owner_key]
+            campaign.owner_legal_form, campaign.owner_legal_name = legal_form, legal_name
+            campaign.owner_registration_country = reg_country
+            campaign.owner_registration_number = entities.normalise(reg_country, number, legal_form)
+        if public and currency != cap.offer_cap()[0]:
+            campaign.cap_rate_id = demo_rate.id  # as approval would have frozen it
         if status == "approved":
             campaign.opens_at = now + timedelta(days=3)
         db.session.add(campaign)

@@ -77,7 +77,7 @@ def patch_campaign(campaign_id: int):
 @requires(Permission.CREATE_CAMPAIGN)
 def submit_campaign(campaign_id: int):
     campaign = services.get_visible(campaign_id, g.api_user)
-    services.submit(campaign, g.api_user, now=now(), caps=current_app.config["OFFER_CAPS"])
+    services.submit(campaign, g.api_user, now=now())
     db.session.commit()
     return _dump(campaign)
 
@@ -123,6 +123,6 @@ _AMENDMENT_LINKS = Links(
 def amend_campaign(campaign_id: int):
     campaign = services.get_visible(campaign_id, g.api_user)
     services.amend_terms(campaign, g.api_user, json_body(), now=now(), fee_bps=current_app.config["PLATFORM_FEE_BPS"],
-                         caps=current_app.config["OFFER_CAPS"], links=_AMENDMENT_LINKS)
+                         links=_AMENDMENT_LINKS)
     db.session.commit()
     return _dump(campaign)

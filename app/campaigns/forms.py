@@ -66,10 +66,20 @@ class CampaignForm(FlaskForm):
     closes_at = DateTimeLocalField(_l("Closes (UTC)"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
     co2_tonnes_per_year = DecimalField(_l("Projected CO₂ avoided, tonnes a year"), validators=[Optional()])
     energy_mwh_per_year = DecimalField(_l("Projected energy saved or produced, MWh a year"), validators=[Optional()])
+    owner_legal_form = SelectField(_l("Legal form of the raiser"), choices=[
+        SelectChoice("", _l("— not given —")),
+        SelectChoice("company", _l("Company")),
+        SelectChoice("sole_proprietor", _l("Sole proprietor")),
+    ], default="")
+    owner_legal_name = StringField(_l("Registered name"), validators=[Optional()])
+    owner_registration_country = SelectField(_l("Country of registration"), default="")
+    owner_registration_number = StringField(
+        _l("Registration number (e.g. registrikood, Y-tunnus, ИНН)"), validators=[Optional()])
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.country.choices = country_choices()
+        self.owner_registration_country.choices = [SelectChoice("", _l("— not given —")), *country_choices()]
 
     def to_input(self) -> tuple[dict, dict[str, list[str]]]:
         """The API-shaped input, and conversion errors the schema cannot see (e.g. 0.001 EUR)."""
@@ -118,6 +128,14 @@ class CampaignForm(FlaskForm):
                 "energy_mwh_per_year": float(self.energy_mwh_per_year.data or 0),
             },
         }
+        entity = {
+            "legal_form": self.owner_legal_form.data or None,
+            "legal_name": (self.owner_legal_name.data or "").strip() or None,
+            "registration_country": self.owner_registration_country.data or None,
+            "registration_number": (self.owner_registration_number.data or "").strip() or None,
+        }
+        if any(entity.values()):  # part of it typed: the schema names what is missing
+            data["owner_entity"] = {k: v for k, v in entity.items() if v is not None}
         if not loan:
             # A donation form may carry leftovers from a loan draft; the schema refuses
             # them only when the owner really typed them.
@@ -150,6 +168,10 @@ class CampaignForm(FlaskForm):
         self.closes_at.data = campaign.closes_at.replace(tzinfo=None)
         self.co2_tonnes_per_year.data = Decimal(str(campaign.co2_tonnes_per_year))
         self.energy_mwh_per_year.data = Decimal(str(campaign.energy_mwh_per_year))
+        self.owner_legal_form.data = campaign.owner_legal_form or ""
+        self.owner_legal_name.data = campaign.owner_legal_name
+        self.owner_registration_country.data = campaign.owner_registration_country or ""
+        self.owner_registration_number.data = campaign.owner_registration_number
 
 
 #: Where the schema's (API-shaped) error keys appear on this form.
@@ -160,6 +182,11 @@ FORM_FIELDS = {
     "instrument.repayment": "repayment",
     "impact.co2_tonnes_per_year": "co2_tonnes_per_year",
     "impact.energy_mwh_per_year": "energy_mwh_per_year",
+    "owner_entity": "owner_legal_form",
+    "owner_entity.legal_form": "owner_legal_form",
+    "owner_entity.legal_name": "owner_legal_name",
+    "owner_entity.registration_country": "owner_registration_country",
+    "owner_entity.registration_number": "owner_registration_number",
 }
 
 

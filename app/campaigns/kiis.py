@@ -112,10 +112,16 @@ def texts(jurisdiction: str, *, reflection_days: int, complaint_days: int) -> di
     }
 
 
-def owner_facts(owner, offers: list[dict]) -> dict:
-    """What the platform knows of the project owner: who, where, since when, and its record here."""
-    return {"id": owner.id, "name": owner.name, "country": owner.country,
-            "on_platform_since": owner.created_at.date().isoformat(), "other_offers": offers}
+def owner_facts(owner, offers: list[dict], campaign=None) -> dict:
+    """What the platform knows of the project owner: who, where, since when, its record here,
+    and the registered legal entity when the owner gave it."""
+    facts = {"id": owner.id, "name": owner.name, "country": owner.country,
+             "on_platform_since": owner.created_at.date().isoformat(), "other_offers": offers}
+    if campaign is not None and campaign.owner_registration_number is not None:
+        facts["legal_entity"] = {"legal_form": campaign.owner_legal_form, "legal_name": campaign.owner_legal_name,
+                                 "registration_country": campaign.owner_registration_country,
+                                 "registration_number": campaign.owner_registration_number}
+    return facts
 
 
 def build_content(campaign, owner, *, version: int, now: datetime, fee_bps: int,
@@ -147,7 +153,7 @@ def build_content(campaign, owner, *, version: int, now: datetime, fee_bps: int,
         "title": fixed["title"],
         "disclaimer": fixed["disclaimer"],
         "risk_warning": fixed["risk_warning"],
-        "project_owner": owner_facts(owner, other_offers or []) | {"responsibility": fixed["responsibility"]},
+        "project_owner": owner_facts(owner, other_offers or [], campaign) | {"responsibility": fixed["responsibility"]},
         "project": {
             "campaign_id": campaign.id,
             "title": campaign.title,

@@ -94,6 +94,11 @@ def _render(content: dict, language: str) -> bytes:
         heading(gettext("Part A · Project owner and project"))
     write(gettext("Project owner: %(name)s, %(country)s; on the platform since %(since)s.", name=owner["name"],
                   country=owner["country"], since=owner.get("on_platform_since", "")))
+    entity = owner.get("legal_entity")
+    if entity:
+        write(gettext("Registered as %(name)s (%(form)s), %(country)s, registration number %(number)s.",
+                      name=entity["legal_name"], form=label(entity["legal_form"]),
+                      country=entity["registration_country"], number=entity["registration_number"]))
     offers = owner.get("other_offers") or []
     if offers:
         write(gettext("Its other offers on this platform: %(offers)s.", offers="; ".join(

@@ -1,12 +1,13 @@
 """Campaign tables. State changes go through ``campaigns.services``, never direct writes."""
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -90,6 +91,9 @@ class Campaign(db.Model):
         # the index gives the order, so LIMIT stops early and the count is an index-only scan.
         Index("ix_campaigns_status_closes_at", "status", "closes_at", "id"),
         Index("ix_campaigns_status_category_closes_at", "status", "category", "closes_at", "id"),
+        Index("ix_campaigns_owner_registration", "owner_registration_country", "owner_registration_number"),
+        CheckConstraint("owner_legal_form IS NULL OR owner_legal_form IN ('company', 'sole_proprietor')",
+                        name="owner_legal_form_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -129,6 +133,15 @@ class Campaign(db.Model):
     repayment_mandate_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The raiser: the legal entity or sole proprietor behind the offer (the offer cap is
+    #: counted per entity, across user accounts); empty for a natural person (EU only).
+    owner_legal_form: Mapped[str | None] = mapped_column(String(20))
+    owner_legal_name: Mapped[str | None] = mapped_column(String(200))
+    owner_registration_country: Mapped[str | None] = mapped_column(String(2))
+    owner_registration_number: Mapped[str | None] = mapped_column(String(40))
+    #: The exchange rate of the approval day that converts this offer into the cap's
+    #: currency; NULL while unapproved or when the offer is in the cap's currency.
+    cap_rate_id: Mapped[int | None] = mapped_column(ForeignKey("exchange_rates.id"))
 
     sdg_links: Mapped[list["CampaignSdg"]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="CampaignSdg.sdg"
@@ -142,6 +155,27 @@ class Campaign(db.Model):
     @property
     def progress_percent(self) -> int:
         return min(100, self.raised_amount * 100 // self.target_amount) if self.target_amount else 0
+
+
+class ExchangeRate(db.Model):
+    """One published exchange rate: ``rate_micro`` units of ``quote`` per one ``base``,
+    times 1,000,000 (rates are exact decimals, never floats). Never changed once recorded:
+    approved offers are counted with the row they were approved on."""
+
+    __tablename__ = "exchange_rates"
+    __table_args__ = (
+        UniqueConstraint("base", "quote", "on", name="pair_day"),
+        CheckConstraint("rate_micro > 0", name="rate_positive"),
+        CheckConstraint("base <> quote", name="two_currencies"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    base: Mapped[str] = mapped_column(String(3))
+    quote: Mapped[str] = mapped_column(String(3))
+    on: Mapped[date] = mapped_column(Date)
+    rate_micro: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class CampaignSdg(db.Model):

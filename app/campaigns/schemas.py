@@ -5,8 +5,9 @@ import re
 from datetime import timedelta
 
 import pycountry
-from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
+from app.campaigns import entities
 from app.campaigns.models import Category, InstrumentType, Repayment
 from app.core.pagination import MAX_PAGE
 
@@ -66,6 +67,26 @@ class ImpactSchema(Schema):
     )
 
 
+class OwnerEntitySchema(Schema):
+    """The legal entity or sole proprietor raising the money (the offer cap counts per entity)."""
+
+    legal_form = fields.String(required=True, validate=validate.OneOf(
+        entities.LEGAL_FORMS, error="A company or a sole proprietor."))
+    legal_name = fields.String(required=True, validate=validate.Length(2, 200))
+    registration_country = fields.String(required=True, validate=real_country)
+    registration_number = fields.String(required=True, validate=validate.Length(1, 60))
+
+    @post_load
+    def _compact(self, data: dict, **kwargs) -> dict:
+        try:
+            data["registration_number"] = entities.normalise(
+                data["registration_country"], data["registration_number"], data["legal_form"])
+        except ValueError as exc:
+            raise ValidationError({"registration_number": [str(exc)]}) from exc
+        data["legal_name"] = " ".join(data["legal_name"].split())
+        return data
+
+
 def _amount(**kwargs) -> fields.Integer:
     return fields.Integer(
         strict=True,
@@ -99,6 +120,7 @@ class CampaignInputSchema(Schema):
     opens_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
     closes_at = fields.AwareDateTime(required=True)
     impact = fields.Nested(ImpactSchema, load_default=lambda: {"co2_tonnes_per_year": 0.0, "energy_mwh_per_year": 0.0})
+    owner_entity = fields.Nested(OwnerEntitySchema, load_default=None, allow_none=True)
 
     @validates("sdgs")
     def _unique_sdgs(self, value: list[int], **kwargs) -> None:
@@ -154,6 +176,14 @@ class CampaignSchema(Schema):
     owner_id = fields.Integer()
     rejection_reason = fields.String(allow_none=True)
     kiis_version = fields.Method("_kiis_version", allow_none=True)
+    owner_entity = fields.Method("_owner_entity", allow_none=True)
+
+    def _owner_entity(self, c) -> dict | None:
+        if c.owner_registration_number is None:
+            return None
+        return {"legal_form": c.owner_legal_form, "legal_name": c.owner_legal_name,
+                "registration_country": c.owner_registration_country,
+                "registration_number": c.owner_registration_number}
 
     def _instrument(self, c) -> dict:
         return {

@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 from sqlalchemy import Select, case, false, func, or_, select
 from sqlalchemy.orm import lazyload
 
-from app.campaigns import notices
+from app.campaigns import cap, notices, rates
 from app.campaigns.kiis import MAX_PAGES, build_content, sha256, to_json_bytes
 from app.campaigns.kiis_pdf import TooLong, render_pdf
 from app.campaigns.lifecycle import Event, next_status
@@ -48,19 +48,6 @@ from app.extensions import db
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 #: Documents per campaign: enough for a business plan, the accounts and the permits.
 MAX_DOCUMENTS = 20
-#: Statuses whose amounts count toward the owner's 12-month offer cap.
-_CAP_STATUSES = (
-    CampaignStatus.SUBMITTED,
-    CampaignStatus.APPROVED,
-    CampaignStatus.LIVE,
-    CampaignStatus.SUCCESSFUL,
-    CampaignStatus.REPAYING,
-    CampaignStatus.COMPLETED,
-    CampaignStatus.DEFAULTED,
-)
-_RAISED_STATUSES = (CampaignStatus.SUCCESSFUL, CampaignStatus.REPAYING, CampaignStatus.COMPLETED,
-                    CampaignStatus.DEFAULTED)
-
 
 def load(schema: Any, data: Any, detail: str = "The campaign is invalid.") -> dict:
     """Load campaign input with a schema (a 422 ValidationFailed naming the fields)."""
@@ -71,6 +58,11 @@ def _apply(campaign: Campaign, clean: dict) -> None:
     instrument = clean.pop("instrument")
     impact = clean.pop("impact")
     sdgs = clean.pop("sdgs")
+    entity = clean.pop("owner_entity", None) or {}
+    campaign.owner_legal_form = entity.get("legal_form")
+    campaign.owner_legal_name = entity.get("legal_name")
+    campaign.owner_registration_country = entity.get("registration_country")
+    campaign.owner_registration_number = entity.get("registration_number")
     for key, value in clean.items():
         setattr(campaign, key, value)
     campaign.instrument_type = instrument["type"]
@@ -108,6 +100,12 @@ def as_input(campaign: Campaign) -> dict:
             "co2_tonnes_per_year": campaign.co2_tonnes_per_year,
             "energy_mwh_per_year": campaign.energy_mwh_per_year,
         },
+        "owner_entity": None if campaign.owner_registration_number is None else {
+            "legal_form": campaign.owner_legal_form,
+            "legal_name": campaign.owner_legal_name,
+            "registration_country": campaign.owner_registration_country,
+            "registration_number": campaign.owner_registration_number,
+        },
     }
 
 
@@ -142,7 +140,7 @@ def update_draft(campaign: Campaign, actor: Any, changes: Any, *, now: datetime)
         raise ValidationFailed("The change is invalid.", {"_schema": ["Expected an object."]})
     merged = as_input(campaign)
     for key, value in changes.items():
-        if key in ("instrument", "impact") and isinstance(value, dict):
+        if key in ("instrument", "impact", "owner_entity") and isinstance(value, dict) and merged.get(key):
             merged[key] = {**merged[key], **value}
         else:
             merged[key] = value
@@ -162,48 +160,22 @@ def _transition(campaign: Campaign, event: Event, actor: Any, now: datetime, **d
           details={"from": before, "to": campaign.status, **details}, at=now)
 
 
-def offer_cap_usage(campaign: Campaign, *, caps: dict[str, int], max_amount: int | None = None,
-                    closes_at: datetime | None = None) -> tuple[int, int]:
-    """(amount counted including this campaign, cap) for the owner's 12-month window; with
-    ``max_amount`` or ``closes_at``, as an amendment would make it."""
-    window = timedelta(days=365)
-    max_amount = campaign.max_amount if max_amount is None else max_amount
-    closes_at = campaign.closes_at if closes_at is None else closes_at
-    amount = case(
-        (Campaign.status.in_([s.value for s in _RAISED_STATUSES]), Campaign.raised_amount),
-        else_=Campaign.max_amount,
-    )
-    others = db.session.scalar(
-        select(func.coalesce(func.sum(amount), 0)).where(
-            Campaign.owner_id == campaign.owner_id,
-            Campaign.id != campaign.id,
-            Campaign.currency == campaign.currency,
-            Campaign.status.in_([s.value for s in _CAP_STATUSES]),
-            Campaign.closes_at > closes_at - window,
-            Campaign.closes_at < closes_at + window,
-        )
-    )
-    return int(others) + max_amount, caps[campaign.currency]
+def submit(campaign: Campaign, actor: Any, *, now: datetime) -> Campaign:
+    """Send a draft to the operator, refusing it if it would break the offer cap.
 
-
-def submit(campaign: Campaign, actor: Any, *, now: datetime, caps: dict[str, int]) -> Campaign:
-    """Send a draft to the operator, refusing it if it would break the offer cap."""
-    from app.core.money import format_money
-
+    The cap is counted at today's rate when one is recorded; approval counts it again at
+    its own day's rate, which is the one that binds.
+    """
     _require_owner(campaign, actor)
     next_status(campaign.status, Event.SUBMIT)  # refuse illegal moves before anything else
     check = load(CampaignInputSchema(), as_input(campaign))
     if check["closes_at"] <= now:
         raise ValidationFailed("The round would already be closed.", {"closes_at": ["Must be in the future."]})
-    used, cap = offer_cap_usage(campaign, caps=caps)
-    if used > cap:
-        raise ValidationFailed(
-            "This campaign would take the owner over the offer cap.",
-            {"max_amount": [
-                f"Across your campaigns in 12 months you may raise at most {format_money(cap, campaign.currency)}; "
-                f"with this one it would be {format_money(used, campaign.currency)}. Lower the maximum amount."
-            ]},
-        )
+    _require_entity(campaign)
+    counted = cap.usage(campaign, on=now.date(), required=False)
+    if counted is not None and counted.over:
+        raise ValidationFailed("This campaign would take the raiser over the offer cap.",
+                               {"max_amount": [counted.explain()]})
     check_kiis_fits(campaign, now=now)
     campaign.rejection_reason = None
     campaign.submitted_at = now
@@ -211,10 +183,29 @@ def submit(campaign: Campaign, actor: Any, *, now: datetime, caps: dict[str, int
     return campaign
 
 
+def _require_entity(campaign: Campaign) -> None:
+    """259-FZ Art. 2: in Russia only a Russian company or sole proprietor may raise, so the
+    raiser's ИНН is part of every submission there."""
+    if cap.jurisdiction() != "RU":
+        return
+    if campaign.owner_registration_number is None or campaign.owner_registration_country != "RU":
+        raise ValidationFailed(
+            "The raiser's legal entity is missing.",
+            {"owner_entity": ["In Russia the raiser must be a Russian company or sole proprietor: give the "
+                              "legal form, name and ИНН (registration country RU)."]})
+
+
 def _require_independent(campaign: Campaign, actor: Any) -> None:
-    """ECSP Art. 8: an operator does not review, approve, reject or amend their own campaign."""
+    """ECSP Art. 8: an operator does not review, approve, reject or amend a campaign they own,
+    nor one of the legal entity behind any campaign they own."""
     if campaign.owner_id == actor.id:
         raise NotAllowed(_("You cannot review a campaign you own: another operator must."))
+    if campaign.owner_registration_number is not None and db.session.scalar(
+            select(Campaign.id).where(
+                Campaign.owner_id == actor.id,
+                Campaign.owner_registration_country == campaign.owner_registration_country,
+                Campaign.owner_registration_number == campaign.owner_registration_number).limit(1)) is not None:
+        raise NotAllowed(_("You cannot review a campaign of your own legal entity: another operator must."))
 
 
 def approve(campaign: Campaign, actor: Any, data: Any, *, now: datetime, fee_bps: int) -> Campaign:
@@ -233,10 +224,18 @@ def approve(campaign: Campaign, actor: Any, data: Any, *, now: datetime, fee_bps
     except ValidationError as exc:
         raise ValidationFailed("The round dates do not work with this opening time.",
                                {"opens_at": field_errors(exc.messages).get("closes_at", ["Invalid."])}) from exc
+    _require_entity(campaign)
+    counted = cap.usage(campaign, on=now.date(), required=True)
+    if counted.over:
+        raise ValidationFailed("This campaign would take the raiser over the offer cap.",
+                               {"max_amount": [counted.explain()]})
+    rate = cap.approval_rate(campaign, now.date())
+    campaign.cap_rate_id = rate.id if rate is not None else None
     campaign.risk_class = clean["risk_class"]
     campaign.opens_at = opens_at
     campaign.approved_at = now
-    _transition(campaign, Event.APPROVE, actor, now, risk_class=campaign.risk_class)
+    _transition(campaign, Event.APPROVE, actor, now, risk_class=campaign.risk_class,
+                **({"cap_rate": rates.describe(rate)} if rate is not None else {}))
     freeze_kiis(campaign, now=now, fee_bps=fee_bps)
     if opens_at <= now:
         _transition(campaign, Event.OPEN, actor, now)
@@ -549,7 +548,7 @@ def mark_defaulted(campaign: Campaign, *, now: datetime) -> Campaign:
 
 
 def amend_terms(campaign: Campaign, actor: Any, data: Any, *, now: datetime, fee_bps: int,
-                caps: dict[str, int], links: "notices.Links") -> KiisVersion:
+                links: "notices.Links") -> KiisVersion:
     """Change the terms of an approved or live offer and freeze the next KIIS version.
 
     Earlier versions stay downloadable; pledges record the version they were made on, and
@@ -579,15 +578,11 @@ def amend_terms(campaign: Campaign, actor: Any, data: Any, *, now: datetime, fee
             except ValidationError as exc:
                 errors.update(field_errors(exc.messages))
     if not errors and ("max_amount" in changes or "closes_at" in changes):
-        # The offer cap holds after approval too: an amendment is checked like a submission.
-        from app.core.money import format_money
-
-        used, cap = offer_cap_usage(campaign, caps=caps, max_amount=changes.get("max_amount"),
-                                    closes_at=changes.get("closes_at"))
-        if used > cap:
-            errors["max_amount"] = [
-                f"The owner may raise at most {format_money(cap, campaign.currency)} in 12 months; with this "
-                f"amendment it would be {format_money(used, campaign.currency)}."]
+        # The offer cap holds after approval too: an amendment is counted like an approval.
+        counted = cap.usage(campaign, on=now.date(), required=True, max_amount=changes.get("max_amount"),
+                            closes_at=changes.get("closes_at"))
+        if counted.over:
+            errors["max_amount"] = [counted.explain(amendment=True)]
     if errors:
         raise ValidationFailed("The amendment is invalid.", errors)
     before = {key: getattr(campaign, key) for key in changes}

@@ -179,7 +179,7 @@ def _act(campaign_id: int, form_class: type, action, success: str):
 @requires(Permission.CREATE_CAMPAIGN)
 def submit(campaign_id: int):
     return _act(campaign_id, ActionForm, lambda c, f: services.submit(
-        c, current_actor(), now=now(), caps=current_app.config["OFFER_CAPS"]),
+        c, current_actor(), now=now()),
         _("Submitted. The platform operator will review your campaign."))
 
 

@@ -3,6 +3,8 @@
 from flask_babel import lazy_gettext as _l
 
 LABELS = {
+    "company": _l("Company"),
+    "sole_proprietor": _l("Sole proprietor"),
     "draft": _l("Draft"),
     "submitted": _l("In review"),
     "approved": _l("Opening soon"),

@@ -87,6 +87,10 @@ def test_owner_creates_edits_and_submits_a_draft(client, owner):
         ({"target_amount": "a lot"}, "target_amount", "Not a valid decimal"),
         ({"closes_at": ""}, "closes_at", "Missing data"),
         ({"title": ""}, "title", "required"),
+        ({"owner_legal_form": "company", "owner_legal_name": "Rīgas Saules Enerģija SIA",
+          "owner_registration_country": "EE", "owner_registration_number": "12345679"},
+         "owner_registration_number", "Not a valid registrikood"),
+        ({"owner_registration_number": "12345678"}, "owner_legal_form", "Missing data"),
     ],
 )
 def test_bad_form_input_rerenders_with_the_message_and_saves_nothing(client, owner, change, field, message):
@@ -97,6 +101,17 @@ def test_bad_form_input_rerenders_with_the_message_and_saves_nothing(client, own
     assert message.lower() in html.lower()
     assert 'value="Solar roof on the Riga market"' in html or field == "title"
     assert db.session.scalar(select(Campaign.id)) is None
+
+
+def test_the_raiser_entity_is_saved_from_the_form_and_shown_again(client, owner):
+    entity = {"owner_legal_form": "company", "owner_legal_name": "Rīgas Saules Enerģija SIA",
+              "owner_registration_country": "LV", "owner_registration_number": "4000 3123 453"}
+    assert post_form(client, "/campaigns/new", {**FORM, **entity}).status_code == 302
+    campaign = db.session.scalar(select(Campaign))
+    assert (campaign.owner_legal_form, campaign.owner_registration_country, campaign.owner_registration_number) == (
+        "company", "LV", "40003123453")
+    edit = client.get(f"/campaigns/{campaign.id}/edit").get_data(as_text=True)
+    assert 'value="40003123453"' in edit and '<option selected value="LV">' in edit
 
 
 def test_another_owner_cannot_see_or_edit_a_draft(client, auth):
