@@ -87,6 +87,11 @@ document("/disclosures/default-rates", "get", "ECSP Art. 20 / Del. Reg. 2022/211
          "months), with numerator and denominator")
 document("/disclosures/complaints.csv", "get", "The complaints register (ECSP Art. 7), CSV, one row per complaint",
          media=(CSV,))
+document("/disclosures/register-of-contracts.csv", "get",
+         "The register of contracts (259-FZ Art. 11): one row per investment contract (a pledge whose money was "
+         "received), in force or terminated, with the raiser's registration number, the KIIS version, the investor's "
+         "joining and risk-acknowledgement dates; ?from=&to= (ISO dates, inclusive, by the day concluded), streamed",
+         query=DATE_RANGE, media=(CSV,))
 document("/disclosures/audit-log", "get",
          "The hash-chained audit log, newest first; ?from=&to=&page=&per_page=, ?format=csv streams it all "
          "(regulator, operator)", response=AuditPageSchema,
@@ -157,6 +162,12 @@ def disclosure_default_rates():
 @requires(Permission.READ_DISCLOSURES)
 def disclosure_complaints_register():
     return responses.complaints_csv_response(g.api_user)
+
+
+@bp.get("/disclosures/register-of-contracts.csv")
+@requires(Permission.READ_DISCLOSURES)
+def disclosure_register_of_contracts():
+    return responses.register_of_contracts_response(g.api_user)
 
 
 @bp.get("/disclosures/audit-log")

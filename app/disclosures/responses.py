@@ -136,3 +136,14 @@ def complaints_csv_response(actor: Any) -> Response:
     writer.writerow(complaints.REGISTER_COLUMNS)
     writer.writerows(complaints.register_rows(now()))
     return _download(buffer.getvalue(), "text/csv", "complaints-register.csv")
+
+
+def register_of_contracts_response(actor: Any) -> Response:
+    """The register of contracts (259-FZ Art. 11) for ``?from=&to=`` (optional), streamed."""
+    from app.disclosures import contracts
+
+    rng = exports.parse_range(request.args, required=False, max_days=None)
+    record(actor, subject_type="export", subject_id="register_of_contracts")
+    suffix = f"-{rng.first or 'start'}-{rng.last or 'now'}"
+    return _download(contracts.register_csv(db.engine, rng), "text/csv", f"register-of-contracts{suffix}.csv",
+                     X_Accel_Buffering="no")

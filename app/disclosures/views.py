@@ -119,6 +119,15 @@ def projects(year: str):
     return render_template("disclosures/projects.html", **found)
 
 
+@bp.get("/disclosures/register-of-contracts.csv")
+@requires(Permission.READ_DISCLOSURES)
+def register_of_contracts():
+    try:
+        return responses.register_of_contracts_response(current_actor())
+    except ValidationFailed as exc:
+        return _index({f"contracts_{name}": messages for name, messages in exc.errors.items()}, 422)
+
+
 @bp.get("/disclosures/complaints.csv")
 @requires(Permission.READ_DISCLOSURES)
 def complaints_register():
