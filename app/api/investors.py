@@ -2,19 +2,22 @@
 funds and personal data; and the operator's identity and classification queues."""
 
 import json
+from pathlib import Path
 
-from flask import Response, g, request
+from flask import Response, current_app, g, request, url_for
 from flask_babel import get_locale
 
 from app.api import bp, json_body
-from app.api.openapi import PAGE, document
+from app.api.openapi import JPEG, PAGE, PDF, PNG, document
+from app.core.boundaries import accepts_uploads_of
 from app.core.clock import now
 from app.core.errors import NotFound, ValidationFailed
+from app.core.i18n import _
 from app.core.pagination import envelope, page_args, paginate
 from app.core.permissions import Permission, requires
 from app.extensions import db
-from app.investors import services
-from app.investors.models import ClassificationRequest, IdentityStatus, RequestStatus
+from app.investors import documents, services
+from app.investors.models import ClassificationRequest, DocumentKind, IdentityStatus, RequestStatus
 from app.investors.schemas import (
     AcknowledgeSchema,
     AnswersSchema,
@@ -26,6 +29,7 @@ from app.investors.schemas import (
     ErasureSchema,
     ExportSchema,
     FundSchema,
+    IdentityDocumentSchema,
     InvestorProfileInputSchema,
     InvestorProfileSchema,
     KnowledgeTestResultSchema,
@@ -57,6 +61,17 @@ document("/me/fund", "get", "The fund the signed-in fund manager acts for", resp
 document("/me/export", "get", "Everything held about the signed-in person (JSON download)", response=ExportSchema)
 document("/me/erasure", "post", "Erase (anonymise) the signed-in person, keeping legally required records",
          request=ErasureSchema, response=ErasureResultSchema, errors=(409,))
+document("/me/identity-documents", "get", "The investor's identity documents on file (not the files: only operators "
+         "open those)", response=IdentityDocumentSchema, many=True)
+document("/me/identity-documents", "post", "Investor: upload an identity document (multipart `file`: PDF, JPEG or PNG "
+         "by content, at most 10 MB; `kind`); 422 naming `file` for anything else", status=201,
+         response=IdentityDocumentSchema, upload="file",
+         upload_fields={"kind": {"type": "string", "enum": [k.value for k in DocumentKind]}})
+document("/investors/{user_id}/identity-documents", "get", "Operator: an investor's identity documents",
+         response=IdentityDocumentSchema, many=True)
+document("/investors/{user_id}/identity-documents/{document_id}", "get",
+         "Operator: one identity document's bytes, as checked at upload; every opening is audited",
+         media=(PDF, JPEG, PNG))
 document("/investors", "get", "Operator: investor profiles, filter identity_status (the verification queue)",
          response=InvestorProfileSchema, paged=True,
          query=PAGE | {"identity_status": {"type": "string", "enum": [s.value for s in IdentityStatus]}})
@@ -246,3 +261,45 @@ def question_bank():
     questions = services.question_bank(active_only=False)
     active = [q for q in questions if q.active]
     return QuestionBankSchema().dump({"questions": questions, "pass_mark": services.pass_mark(len(active))})
+
+
+def _identity_storage() -> Path:
+    return Path(current_app.config["DOCUMENTS_DIR"]) / "identity"
+
+
+@bp.get("/me/identity-documents")
+@requires(Permission.MANAGE_INVESTOR_PROFILE)
+def my_identity_documents():
+    return IdentityDocumentSchema(many=True).dump(documents.of(g.api_user.id))
+
+
+@bp.post("/me/identity-documents")
+@accepts_uploads_of(documents.MAX_BYTES + 64 * 1024)
+@requires(Permission.MANAGE_INVESTOR_PROFILE)
+def upload_identity_document():
+    upload = request.files.get("file")
+    if upload is None:
+        raise ValidationFailed(_("Send the document as the multipart field `file`."),
+                               {"file": [_("No file was sent.")]})
+    document = documents.upload(g.api_user, kind=request.form.get("kind"), filename=upload.filename or "document",
+                                data=upload.read(documents.MAX_BYTES + 1), storage=_identity_storage(), now=now(),
+                                ip_address=request.remote_addr)
+    db.session.commit()
+    return IdentityDocumentSchema().dump(document), 201, {
+        "Location": url_for("api.investor_identity_document", user_id=g.api_user.id, document_id=document.id)}
+
+
+@bp.get("/investors/<int:user_id>/identity-documents")
+@requires(Permission.VERIFY_INVESTORS)
+def investor_identity_documents(user_id: int):
+    services.profile_for_viewer(g.api_user, user_id)  # 404 for no such investor
+    return IdentityDocumentSchema(many=True).dump(documents.of(user_id))
+
+
+@bp.get("/investors/<int:user_id>/identity-documents/<int:document_id>")
+@requires(Permission.VERIFY_INVESTORS)
+def investor_identity_document(user_id: int, document_id: int):
+    document, data = documents.open_for(g.api_user, user_id, document_id, storage=_identity_storage(), now=now(),
+                                        ip_address=request.remote_addr)
+    db.session.commit()
+    return documents.response(document, data)

@@ -46,6 +46,7 @@ IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 255,
 JSON = "application/json"
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PDF, JPEG, PNG = "application/pdf", "image/jpeg", "image/png"
 
 
 
@@ -82,6 +83,8 @@ class Operation:
     media: tuple[str, ...] = (JSON,)
     body_optional: bool = False
     upload: str | None = None
+    #: Other multipart fields sent with the upload, name → JSON schema (all required).
+    upload_fields: Mapping[str, dict] = field(default_factory=dict)
     idempotent: bool = False
     headers: Mapping[str, dict] = field(default_factory=dict)
 
@@ -193,8 +196,8 @@ def _operation(op: Operation, rule: Rule) -> dict:
         operation["requestBody"] = {"required": not op.body_optional, "content": {JSON: {"schema": op.request}}}
     if op.upload is not None:
         operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
-            "type": "object", "required": [op.upload],
-            "properties": {op.upload: {"type": "string", "format": "binary"}}}}}}
+            "type": "object", "required": [op.upload, *op.upload_fields],
+            "properties": {op.upload: {"type": "string", "format": "binary"}, **op.upload_fields}}}}}
     codes = set(COMMON_ERRORS) | set(op.errors) | ({401, 403} if op.auth else set())
     if op.request is not None or op.upload is not None:
         codes.add(415)

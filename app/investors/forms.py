@@ -3,6 +3,7 @@ schemas and services, whose field errors the views put back on these fields."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     PasswordField,
@@ -88,3 +89,15 @@ class ClassificationDecisionForm(FlaskForm):
 class ErasureForm(FlaskForm):
     confirm = BooleanField(_l("I understand that my account will be anonymised and closed for good."))
     password = PasswordField(_l("Your password"), validators=[InputRequired()])
+
+
+class IdentityDocumentForm(FlaskForm):
+    kind = SelectField(_l("What the document is"), choices=[
+        SelectChoice("", _l("Choose the kind of document")),
+        SelectChoice("passport", _l("Passport")),
+        SelectChoice("id_card", _l("National identity card")),
+        SelectChoice("residence_permit", _l("Residence permit")),
+        SelectChoice("driving_licence", _l("Driving licence")),
+        SelectChoice("proof_of_address", _l("Proof of address (a utility bill or bank statement under 3 months old)")),
+    ], validators=[InputRequired(_l("Choose what the document is."))])
+    file = FileField(_l("PDF, JPEG or PNG, at most 10 MB"))

@@ -79,6 +79,9 @@ class JurisdictionProfile:
     criteria: tuple[str, ...] = ()
     min_criteria: int = 1
     legal_basis: str = ""
+    #: A professional classification lapses this many years after the decision unless the
+    #: operator reviews it again (ECSP Annex II: sophisticated status reviewed every 2 years).
+    professional_review_years: int | None = None
 
 
 EU = JurisdictionProfile(
@@ -95,6 +98,7 @@ EU = JurisdictionProfile(
     criteria=("income_or_portfolio", "financial_sector_experience", "significant_transactions"),
     min_criteria=2,
     legal_basis="Regulation (EU) 2020/1503",
+    professional_review_years=2,
 )
 
 RU = JurisdictionProfile(

@@ -69,6 +69,9 @@ class InvestorProfile(db.Model):
     identity_decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     identity_decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     classification: Mapped[str] = mapped_column(String(20))
+    #: When the operator last decided the classification; a professional one lapses after
+    #: the jurisdiction's review period (see ``limits.JurisdictionProfile``).
+    classified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: The loss-bearing simulation (EU) or risk statement (RU) the investor acknowledged,
     #: with the capacity shown then: a later change of net worth asks again.
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -77,6 +80,38 @@ class InvestorProfile(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class DocumentKind(StrEnum):
+    PASSPORT = "passport"
+    ID_CARD = "id_card"
+    RESIDENCE_PERMIT = "residence_permit"
+    DRIVING_LICENCE = "driving_licence"
+    PROOF_OF_ADDRESS = "proof_of_address"
+
+
+class IdentityDocument(db.Model):
+    """A document the investor uploaded for the identity check. Kept under a random name
+    outside the web root; only operators open it, and each opening is audited."""
+
+    __tablename__ = "identity_documents"
+    __table_args__ = (
+        one_of("kind", DocumentKind, "kind_known"),
+        one_of("content_type", ("application/pdf", "image/jpeg", "image/png"), "content_type_known"),
+        CheckConstraint("size_bytes > 0", name="size_positive"),
+    )
+    audit_type = "identity_document"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    #: Found from the content, never from the file name or the browser's claim.
+    content_type: Mapped[str] = mapped_column(String(40))
+    original_filename: Mapped[str] = mapped_column(String(255))
+    storage_name: Mapped[str] = mapped_column(String(64), unique=True)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class ClassificationRequest(db.Model):

@@ -215,6 +215,17 @@ class VerifySchema(Schema):
             raise ValidationError({"reason": ["Say why the identity was rejected; the investor sees it."]})
 
 
+class IdentityDocumentSchema(Schema):
+    id = fields.Integer()
+    user_id = fields.Integer()
+    kind = fields.String()
+    content_type = fields.String(metadata={"description": "Found from the content at upload"})
+    original_filename = fields.String()
+    size_bytes = fields.Integer()
+    sha256 = fields.String()
+    uploaded_at = fields.DateTime()
+
+
 class ClassifySchema(Schema):
     classification = fields.String(required=True, validate=validate.OneOf([c.value for c in Classification]))
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))

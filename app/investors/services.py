@@ -22,7 +22,7 @@ from app.core.errors import NotAllowed, NotFound, StateConflict, ValidationFaile
 from app.core.i18n import _
 from app.core.permissions import Permission, Role, can
 from app.extensions import db
-from app.investors import limits
+from app.investors import documents, limits
 from app.investors.lifecycle import CLASSIFICATION_REQUEST, RequestEvent
 from app.investors.limits import (
     Classification,
@@ -263,8 +263,9 @@ def decide_identity(user_id: int, data: Any, *, actor: User, now: datetime,
     profile.identity_decided_at = now
     profile.identity_decided_by_id = actor.id
     profile.updated_at = now
+    # The decision records the documents it rests on (none at all is on record too).
     audit(f"investor.identity_{clean['status']}", actor=actor, subject=profile, ip_address=ip_address,
-          details={"user_id": user_id}, at=now)
+          details={"user_id": user_id, "documents": documents.on_file(user_id)}, at=now)
     db.session.flush()
     return profile
 
@@ -303,7 +304,7 @@ def request_classification(user: User, data: Any, *, now: datetime, jurisdiction
     if profile is None:
         raise StateConflict("Fill in your investor profile before asking for a classification.",
                             {"classification": ["Fill in your investor profile first."]})
-    if profile.classification == wanted.value:
+    if profile.classification == wanted.value and effective_classification(profile, now) == wanted:
         raise StateConflict(f"You are already classified as {wanted.value}.")
     if pending_request(user.id) is not None:
         raise StateConflict("You already have a classification request waiting for the operator.")
@@ -328,6 +329,7 @@ def _set_classification(profile: InvestorProfile, value: str, *, actor: User, no
                         ip_address: str | None) -> None:
     old = profile.classification
     profile.classification = value
+    profile.classified_at = now
     profile.updated_at = now
     audit("investor.classified", actor=actor, subject=profile, ip_address=ip_address,
           details={"from": old, "to": value, "reason": reason}, at=now)
@@ -604,12 +606,32 @@ class Readiness:
 
 STEP_LABELS = {
     "profile": "Fill in your investor profile.",
-    "identity": "Have your identity verified by the operator.",
+    "identity": "Upload an identity document and have it verified by the operator.",
     "knowledge_test": "Pass the entry knowledge test (valid for two years).",
     "loss_simulation": "Read and acknowledge the simulation of your ability to bear loss.",
     "risk_acknowledgement": "Read and acknowledge the risk statement.",
     "fund": "Be attached to a fund by the operator.",
 }
+
+
+def review_due_at(profile: Any) -> datetime | None:
+    """When the profile's professional classification lapses without a review; None if it never does."""
+    value = Classification(profile.classification)
+    j = next((j for j in limits.JURISDICTIONS.values() if value in j.professional), None)
+    if j is None or j.professional_review_years is None or profile.classified_at is None:
+        return None
+    return _add_years(profile.classified_at, j.professional_review_years)
+
+
+def effective_classification(profile: Any, at: datetime | None) -> Classification:
+    """The classification the limits apply at ``at``: a sophisticated status two years after
+    the operator's decision, not reviewed since, counts as the retail default again."""
+    value = Classification(profile.classification)
+    due = review_due_at(profile) if at is not None else None
+    if due is not None and at >= due:
+        j = next(j for j in limits.JURISDICTIONS.values() if value in j.professional)
+        return j.default_classification
+    return value
 
 
 @dataclass(frozen=True)
@@ -625,6 +647,9 @@ class InvestorContext:
     profile: Any  # InvestorProfile or its row snapshot, or None
     fund: Any  # Fund or a row with its id and currency, or None
     has_valid_pass: bool
+    #: The moment the facts are for; a professional classification past its review is not
+    #: applied then (None: as recorded, for views that only show the profile).
+    at: datetime | None = None
 
     @property
     def facts(self) -> InvestorFacts | None:
@@ -635,7 +660,7 @@ class InvestorContext:
             return None
         return InvestorFacts(
             kind=InvestorKind.NATURAL,
-            classification=Classification(self.profile.classification),
+            classification=effective_classification(self.profile, self.at),
             currency=self.profile.currency,
             net_worth=self.profile.net_worth,
             other_platforms_amount=self.profile.other_platforms_amount,
@@ -670,7 +695,7 @@ def investor_context(user: User, now: datetime) -> InvestorContext:
     width = len(ProfileRow._fields)
     profile = ProfileRow(*row[:width]) if row.id is not None else None
     fund = FundRow(row.fund_id, row.fund_currency) if row.fund_id is not None else None
-    return InvestorContext(profile=profile, fund=fund, has_valid_pass=bool(row.has_valid_pass))
+    return InvestorContext(profile=profile, fund=fund, has_valid_pass=bool(row.has_valid_pass), at=now)
 
 
 def hold_profile(profile: InvestorProfile) -> None:
@@ -707,6 +732,15 @@ def readiness(user: User, now: datetime, j: JurisdictionProfile | None = None, *
     steps = [{"key": s.value, "done": done[s], "detail": STEP_LABELS[s.value]} for s in wanted]
     if profile is not None and profile.identity_status == IdentityStatus.REJECTED.value:
         steps[1]["detail"] = f"Your identity check was rejected: {profile.identity_reason or ''}".strip()
+    classification = facts.classification.value if facts and facts.classification else None
+    if profile is not None and classification != profile.classification:
+        due = review_due_at(profile)
+        steps.append({"key": "classification_review", "done": False,
+                      "detail": f"Your {profile.classification} classification lapsed on {due.date().isoformat()} "
+                                "(reviewed every 2 years): retail limits apply until the operator reviews it. "
+                                "Ask for a review with a new classification request."})
+        return Readiness(ready=all(s["done"] for s in steps[:-1]), jurisdiction=j.code,
+                         classification=classification, steps=steps)
     return Readiness(ready=all(s["done"] for s in steps), jurisdiction=j.code,
                      classification=profile.classification if profile else None, steps=steps)
 

@@ -7,13 +7,15 @@ its field errors back on the form (``core.forms.apply_errors``).
 
 import json
 from decimal import InvalidOperation
+from pathlib import Path
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from wtforms import SelectChoice
 
+from app.core.boundaries import accepts_uploads_of
 from app.core.clock import now
 from app.core.errors import DomainError, ValidationFailed
 from app.core.forms import apply_errors
@@ -21,7 +23,7 @@ from app.core.money import Money, to_minor
 from app.core.pagination import page_args, paginate
 from app.core.permissions import Permission, can, requires
 from app.extensions import db
-from app.investors import services
+from app.investors import documents, services
 from app.investors.forms import (
     AMOUNT_FIELDS,
     CRITERIA_LABELS,
@@ -30,6 +32,7 @@ from app.investors.forms import (
     ClassificationRequestForm,
     ErasureForm,
     IdentityDecisionForm,
+    IdentityDocumentForm,
     KnowledgeTestForm,
     ProfileForm,
 )
@@ -280,6 +283,47 @@ def _page() -> tuple[int, int]:
         return 1, 20
 
 
+def _identity_storage() -> Path:
+    return Path(current_app.config["DOCUMENTS_DIR"]) / "identity"
+
+
+@bp.route("/identity-documents", methods=["GET", "POST"])
+@accepts_uploads_of(documents.MAX_BYTES + 64 * 1024)
+@requires(Permission.MANAGE_INVESTOR_PROFILE)
+def identity_documents():
+    """The investor's own documents: upload, and see what is on file (not the files: only
+    operators open those)."""
+    form = IdentityDocumentForm()
+    status = 200
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            documents.upload(current_user, kind=form.kind.data,
+                             filename=getattr(upload, "filename", "") or "document",
+                             data=upload.read() if upload else b"", storage=_identity_storage(), now=now(),
+                             ip_address=request.remote_addr)
+        except DomainError as exc:
+            status = _failed(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Document uploaded. The operator checks it with your profile."), "success")
+            return redirect(url_for("investors.identity_documents"))
+    elif form.errors:
+        status = 422
+    return render_template("investors/identity_documents.html", form=form,
+                           documents=documents.of(current_user.id), profile=services.get_profile(current_user),
+                           max_documents=documents.MAX_PER_INVESTOR), status
+
+
+@bp.get("/<int:user_id>/identity-documents/<int:document_id>")
+@requires(Permission.VERIFY_INVESTORS)
+def identity_document(user_id: int, document_id: int):
+    document, data = documents.open_for(current_user, user_id, document_id, storage=_identity_storage(),
+                                        now=now(), ip_address=request.remote_addr)
+    db.session.commit()  # the viewing is on record before the bytes leave
+    return documents.response(document, data)
+
+
 @bp.get("/verification")
 @requires(Permission.VERIFY_INVESTORS)
 def verification_queue():
@@ -299,6 +343,7 @@ def detail(user_id: int):
     operator = can(current_user, Permission.VERIFY_INVESTORS) and current_user.id != user_id
     return render_template("investors/detail.html", investor=investor, operator=operator,
                            identity_form=IdentityDecisionForm(),
+                           documents=documents.of(user_id) if operator else [],
                            readiness=services.readiness(investor.user, now()))
 
 
