@@ -31,7 +31,8 @@ MAX_BYTES = 10 * 1024 * 1024
 MAX_PER_INVESTOR = 10
 #: A photo of a document needs no more; larger claims are decompression bombs.
 MAX_PIXELS = 40_000_000
-_IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
+#: MPO is how Pillow names a JPEG carrying a second picture (many phone cameras write them).
+_IMAGE_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png"}
 EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
 
 

@@ -23,7 +23,7 @@ def test_owner_drafts_operator_approves_public_reads_the_kiis(page: Page) -> Non
     page.get_by_label("Category").select_option("energy_efficiency")
     page.get_by_label("SDG 7", exact=True).check()
     page.get_by_label("SDG 13", exact=True).check()
-    page.get_by_label("Country").select_option("EE")
+    page.get_by_label("Country", exact=True).select_option("EE")
     page.get_by_label("Town or district").fill("Pärnu")
     page.get_by_label("Interest rate, % a year (loans)").fill("6.5")
     page.get_by_label("Term in months (loans)").fill("60")

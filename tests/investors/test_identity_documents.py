@@ -22,9 +22,10 @@ from tests.factories import NOW, UserFactory
 ME = "/api/v1/me/identity-documents"
 
 
-def image(fmt: str, size=(640, 400)) -> bytes:
+def image(fmt: str, size=(640, 400), mode="RGB") -> bytes:
     out = io.BytesIO()
-    Image.new("RGB", size, (200, 180, 150)).save(out, fmt)
+    extra = {"save_all": True, "append_images": [Image.new(mode, size)]} if fmt == "MPO" else {}
+    Image.new(mode, size).save(out, fmt, **extra)
     return out.getvalue()
 
 
@@ -52,8 +53,11 @@ def send(client, headers, data: bytes, *, kind="passport", filename="scan.bin"):
                        content_type="multipart/form-data")
 
 
-@pytest.mark.parametrize(("data", "mime"), [(MINIMAL_PDF, "application/pdf"), (image("JPEG"), "image/jpeg"),
-                                            (image("PNG"), "image/png")])
+@pytest.mark.parametrize(("data", "mime"), [
+    (MINIMAL_PDF, "application/pdf"), (image("JPEG"), "image/jpeg"), (image("PNG"), "image/png"),
+    (image("MPO"), "image/jpeg"),  # a phone camera's JPEG with a second picture
+    (image("JPEG", mode="CMYK"), "image/jpeg"), (image("PNG", mode="I;16"), "image/png"),
+])
 def test_a_pdf_jpeg_or_png_is_kept_as_uploaded_with_its_type_from_the_content(client, people, storage, data, mime):
     response = send(client, people["inv"], data, filename="passport.txt")  # the name says nothing
     assert response.status_code == 201, response.get_json()
