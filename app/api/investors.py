@@ -292,6 +292,7 @@ def upload_identity_document():
 @bp.get("/investors/<int:user_id>/identity-documents")
 @requires(Permission.VERIFY_INVESTORS)
 def investor_identity_documents(user_id: int):
+    documents.require_reviewer(g.api_user, user_id)
     services.profile_for_viewer(g.api_user, user_id)  # 404 for no such investor
     return IdentityDocumentSchema(many=True).dump(documents.of(user_id))
 

@@ -80,29 +80,32 @@ def usage(campaign: Campaign, *, on: date, required: bool, max_amount: int | Non
     currency, cap = offer_cap()
     closes_at = campaign.closes_at if closes_at is None else closes_at
     others = db.session.execute(
-        select(Campaign.currency, Campaign.status, Campaign.raised_amount, Campaign.max_amount, Campaign.cap_rate_id)
+        select(Campaign.currency, Campaign.status, Campaign.raised_amount, Campaign.max_amount, Campaign.cap_rate_id,
+               Campaign.approved_at)
         .where(same_raiser(campaign), Campaign.id != campaign.id,
                Campaign.status.in_([s.value for s in COUNTED]),
                Campaign.closes_at > closes_at - WINDOW, Campaign.closes_at < closes_at + WINDOW)
     ).all()
-    offers = [(row.raised_amount if row.status in RAISED else row.max_amount, row.currency, row.cap_rate_id)
-              for row in others]
+    offers = [(row.raised_amount if row.status in RAISED else row.max_amount, row.currency, row.cap_rate_id,
+               row.approved_at) for row in others]
     offers.append((campaign.max_amount if max_amount is None else max_amount, campaign.currency,
-                   campaign.cap_rate_id))
+                   campaign.cap_rate_id, campaign.approved_at))
     total, used_rates = 0, {}
-    for amount, offer_currency, rate_id in offers:
+    for amount, offer_currency, rate_id, approved_at in offers:
         if offer_currency == currency:
             total += amount
             continue
-        rate = db.session.get(ExchangeRate, rate_id) if rate_id else rates.rate_on(offer_currency, currency, on)
+        # The frozen rate; else (offers approved before rates were stored) their approval day's.
+        day = approved_at.date() if approved_at is not None else on
+        rate = db.session.get(ExchangeRate, rate_id) if rate_id else rates.rate_on(offer_currency, currency, day)
         if rate is None:
             if not required:
                 return None
             raise StateConflict(
-                f"No {offer_currency}/{currency} exchange rate is recorded for {on.isoformat()} or the days before: "
+                f"No {offer_currency}/{currency} exchange rate is recorded for {day.isoformat()} or the days before: "
                 "the offer cap cannot be counted.",
                 {"rate": [f"Import the central bank's rates (flask rates import FILE) or record one "
-                          f"(flask rates set {currency} {offer_currency} RATE --on {on.isoformat()} --source ...)."]})
+                          f"(flask rates set {currency} {offer_currency} RATE --on {day.isoformat()} --source ...)."]})
         used_rates[rate.id] = rate
         total += rates.convert_up(amount, offer_currency, currency, rate)
     return Usage(total, cap, currency, list(used_rates.values()))

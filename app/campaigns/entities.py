@@ -5,6 +5,7 @@ second account, and a mistyped number is caught when it is typed.
 Russia (259-FZ Art. 2, 13): the raiser is a legal entity or a sole proprietor, identified by
 its ИНН: 10 digits for an organisation, 12 for an individual entrepreneur."""
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,9 +48,12 @@ def normalise(country: str, number: str, legal_form: str) -> str:
     """The number in its register's compact form; ValueError with a sentence for the owner."""
     register = REGISTERS.get(country)
     if register is None:
-        compact = " ".join(number.upper().split())
-        if not 2 <= len(compact) <= 40 or not all(ch.isalnum() or ch in " -./" for ch in compact):
-            raise ValueError("Give the registration number as the register shows it (2 to 40 letters and digits).")
+        # One spelling per number, so "HRB 123", "HRB-123" and "ＨＲＢ１２３" are one entity.
+        folded = unicodedata.normalize("NFKC", number).upper()
+        compact = "".join(ch for ch in folded if ch not in " -./")
+        if not 2 <= len(compact) <= 40 or not (compact.isascii() and compact.isalnum()):
+            raise ValueError("Give the registration number as the register shows it "
+                             "(2 to 40 Latin letters and digits; spaces, dashes, dots and slashes are ignored).")
         return compact
     try:
         compact = register.validate(number)

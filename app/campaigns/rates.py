@@ -37,7 +37,7 @@ def record(base: str, quote: str, on: date, rate: Decimal | str, source: str, *,
         micro = int((exact * SCALE).to_integral_value(rounding=ROUND_HALF_EVEN))
         if not exact.is_finite() or micro <= 0 or micro > 10**15:
             raise InvalidOperation
-    except (InvalidOperation, ValueError):
+    except (ArithmeticError, ValueError):  # InvalidOperation, Overflow, infinity
         errors["rate"] = ["A positive decimal such as 98.1234 (units of the quote currency per one base unit)."]
     if not 3 <= len(source) <= 200:
         errors["source"] = ["Say where the rate comes from (3 to 200 characters), e.g. the central bank."]
@@ -120,7 +120,7 @@ def parse_file(data: bytes) -> list[tuple[str, str, date, Decimal, str]]:
                             rows.append(("EUR", code, day, Decimal(line.attrib["rate"]), ECB_SOURCE))
         else:
             raise ValueError(f"unknown root element {tag!r}")
-    except (KeyError, ValueError, InvalidOperation) as exc:
+    except (KeyError, ValueError, ArithmeticError) as exc:  # a zero Nominal divides by zero
         raise ValidationFailed("The rates file is neither an ECB eurofxref file nor a Bank of Russia XML_daily file.",
                                {"file": [str(exc)[:200]]}) from exc
     if not rows:

@@ -76,7 +76,7 @@ def _row(r: Any) -> list[Any]:
     return [r.id, _stamp(r.paid_at), contract, "terminated" if r.status in _TERMINATED else "in force",
             _stamp(terminated_at), _TERMINATED.get(r.status, ""), r.campaign_id, inert(r.title), r.kiis_version or "",
             r.owner_legal_form or "", inert(r.raiser_name or ""), r.raiser_country or "",
-            r.owner_registration_number or "", r.investor_id, r.kind, inert(r.investor_name or ""),
+            inert(r.owner_registration_number or ""), r.investor_id, r.kind, inert(r.investor_name or ""),
             r.investor_country or "", _stamp(r.joined_at), _stamp(r.acknowledged_at),
             _major(r.amount, r.currency), r.currency,
             r.payment_method if r.payment_method in ("wallet", "bank_transfer") else "card"]

@@ -40,6 +40,7 @@ def _image_type(data: bytes) -> str | None:
     """The MIME type of a JPEG or PNG that decodes whole within MAX_PIXELS, else None."""
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a corrupt EXIF or MPO index is not a refusal
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as probe:
                 kind = _IMAGE_TYPES.get(probe.format or "")
@@ -90,7 +91,19 @@ def upload(user: User, *, kind: Any, filename: str, data: bytes, storage: Path, 
         raise ValidationFailed(_("The document was not accepted."), errors)
     storage.mkdir(parents=True, exist_ok=True)
     name = f"{uuid.uuid4().hex}.{EXTENSIONS[mime]}"
-    (storage / name).write_bytes(data)
+    path = storage / name
+    path.write_bytes(data)
+    try:
+        return _record(user, path, kind=kind, mime=mime, filename=filename, data=data, now=now,
+                       ip_address=ip_address)
+    except Exception:
+        path.unlink(missing_ok=True)  # a passport scan never outlives a failed upload
+        raise
+
+
+def _record(user: User, path: Path, *, kind: str, mime: str, filename: str, data: bytes, now: datetime,
+            ip_address: str | None) -> IdentityDocument:
+    name = path.name
     document = IdentityDocument(user_id=user.id, kind=kind, content_type=mime,
                                 original_filename=(filename or "document")[:255], storage_name=name,
                                 size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), uploaded_at=now)
@@ -117,11 +130,16 @@ def on_file(user_id: int) -> list[dict[str, Any]]:
     return [{"id": d.id, "kind": d.kind, "sha256": d.sha256} for d in of(user_id)]
 
 
+def require_reviewer(actor: Any, user_id: int) -> None:
+    """Operators only, and never for their own documents (ECSP Art. 8: no one checks themselves)."""
+    if not can(actor, Permission.VERIFY_INVESTORS) or actor.id == user_id:
+        raise NotAllowed(_("Only another platform operator opens identity documents."))
+
+
 def open_for(actor: Any, user_id: int, document_id: int, *, storage: Path, now: datetime,
              ip_address: str | None = None) -> tuple[IdentityDocument, bytes]:
     """The document's bytes for an operator, audited; 404 for a document of someone else."""
-    if not can(actor, Permission.VERIFY_INVESTORS):
-        raise NotAllowed(_("Only the platform operator opens identity documents."))
+    require_reviewer(actor, user_id)
     document = db.session.get(IdentityDocument, document_id)
     if document is None or document.user_id != user_id:
         raise NotFound(_("No such document."))

@@ -211,3 +211,36 @@ def test_conversion_rounds_up_so_rounding_never_passes_the_cap():
     assert rates.convert_up(1_000_00, "EUR", "RUB", rate) == 98_123_40
     assert Decimal(rates.describe(ExchangeRate(base="EUR", quote="RUB", on=date(2026, 1, 2), rate_micro=98_123_400,
                                                source="x"))["rate"]) == Decimal("98.1234")
+
+
+def test_a_free_form_registration_number_has_one_spelling():
+    from app.campaigns.entities import normalise
+
+    assert {normalise("DE", n, "company") for n in ("HRB 123", "hrb-123", "HRB.123", "ＨＲＢ１２３")} == {"HRB123"}
+    for bad in ("HRB \u0661\u0662\u0663", "<script>", "x"):
+        with pytest.raises(ValueError):
+            normalise("DE", bad, "company")
+
+
+def test_an_offer_approved_before_rates_were_stored_counts_at_its_approval_days_rate(client, operator_headers):
+    owner = UserFactory(roles=["owner"])
+    rates.record("EUR", "RUB", NOW.date() - timedelta(days=60), "50", "Bank of Russia", now=NOW)
+    CampaignFactory(owner=owner, currency="RUB", target_amount=150_000_000_00, max_amount=200_000_000_00,
+                    min_pledge=1_000_00, approved_at=NOW - timedelta(days=60))  # EUR 4M at 50
+    rates.record("EUR", "RUB", NOW.date(), "100", "Bank of Russia", now=NOW)
+    second = submitted(owner, target_amount=1_500_000_00, max_amount=1_500_000_00)
+    assert "€5,500,000.00" in problem(approve(client, operator_headers, second), 422)["errors"]["max_amount"][0]
+
+
+@pytest.mark.parametrize("rate", ["Infinity", "1e999999999", "NaN"])
+def test_an_impossible_rate_is_a_message_not_a_traceback(runner, rate):
+    result = runner.invoke(args=["rates", "set", "EUR", "RUB", rate, "--source", "Bank of Russia"])
+    assert result.exit_code == 1 and "positive decimal" in result.output
+    assert db.session.scalar(select(func.count()).select_from(ExchangeRate)) == 0
+
+
+def test_a_rates_file_with_a_zero_nominal_is_refused(runner, tmp_path):
+    bad = tmp_path / "XML_daily.asp"
+    bad.write_bytes(CBR_FILE.replace(b"<Nominal>1</Nominal>", b"<Nominal>0</Nominal>", 1))
+    result = runner.invoke(args=["rates", "import", str(bad)])
+    assert result.exit_code == 1 and "rates file" in result.output

@@ -186,3 +186,25 @@ def test_the_pages_upload_re_render_with_the_message_and_show_documents_to_the_o
     href = f"/investors/{people['investor'].id}/identity-documents/{document.id}"
     assert f'<img src="{href}"' in detail and "Opening a document is recorded" in detail
     assert client.get(href).mimetype == "image/png"
+
+
+def test_an_operator_who_invests_does_not_open_their_own_documents(client, api_token, storage):
+    both = UserFactory(email="both@example.org", roles=["operator", "investor"])
+    headers = api_token("both@example.org")
+    document_id = send(client, headers, image("PNG")).get_json()["id"]
+    assert client.get(f"/api/v1/investors/{both.id}/identity-documents", headers=headers).status_code == 403
+    assert client.get(f"/api/v1/investors/{both.id}/identity-documents/{document_id}",
+                      headers=headers).status_code == 403
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "investor.identity_document_viewed")) == 0
+
+
+def test_a_failed_upload_leaves_no_file_behind(people, storage, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the audit log is unavailable")
+
+    monkeypatch.setattr(documents, "audit", broken)
+    with pytest.raises(RuntimeError):
+        documents.upload(people["investor"], kind="passport", filename="p.png", data=image("PNG"),
+                         storage=storage, now=NOW)
+    assert not any(storage.iterdir())
