@@ -2,9 +2,8 @@
 funds and personal data; and the operator's identity and classification queues."""
 
 import json
-from pathlib import Path
 
-from flask import Response, current_app, g, request, url_for
+from flask import Response, g, request, url_for
 from flask_babel import get_locale
 
 from app.api import bp, json_body
@@ -263,10 +262,6 @@ def question_bank():
     return QuestionBankSchema().dump({"questions": questions, "pass_mark": services.pass_mark(len(active))})
 
 
-def _identity_storage() -> Path:
-    return Path(current_app.config["DOCUMENTS_DIR"]) / "identity"
-
-
 @bp.get("/me/identity-documents")
 @requires(Permission.MANAGE_INVESTOR_PROFILE)
 def my_identity_documents():
@@ -282,7 +277,7 @@ def upload_identity_document():
         raise ValidationFailed(_("Send the document as the multipart field `file`."),
                                {"file": [_("No file was sent.")]})
     document = documents.upload(g.api_user, kind=request.form.get("kind"), filename=upload.filename or "document",
-                                data=upload.read(documents.MAX_BYTES + 1), storage=_identity_storage(), now=now(),
+                                data=upload.read(documents.MAX_BYTES + 1), storage=documents.storage(), now=now(),
                                 ip_address=request.remote_addr)
     db.session.commit()
     return IdentityDocumentSchema().dump(document), 201, {
@@ -300,7 +295,7 @@ def investor_identity_documents(user_id: int):
 @bp.get("/investors/<int:user_id>/identity-documents/<int:document_id>")
 @requires(Permission.VERIFY_INVESTORS)
 def investor_identity_document(user_id: int, document_id: int):
-    document, data = documents.open_for(g.api_user, user_id, document_id, storage=_identity_storage(), now=now(),
+    document, data = documents.open_for(g.api_user, user_id, document_id, storage=documents.storage(), now=now(),
                                         ip_address=request.remote_addr)
     db.session.commit()
     return documents.response(document, data)

@@ -8,8 +8,6 @@ stays in the register as terminated, with the day. Streamed like the pledge ledg
 the register grows with every investment.
 """
 
-import csv
-import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +18,7 @@ from app.accounts.models import User
 from app.campaigns.models import Campaign
 from app.core.money import minor_digits
 from app.core.spreadsheets import inert
-from app.disclosures.exports import ROWS_PER_FETCH, DateRange, _chunks, _connect
+from app.disclosures.exports import DateRange, csv_stream
 from app.investors.models import Fund, InvestorProfile
 from app.payments.models import Pledge, PledgeStatus
 
@@ -83,25 +81,5 @@ def _row(r: Any) -> list[Any]:
 
 
 def register_csv(bind: Any, rng: DateRange) -> Iterator[bytes]:
-    """The register in ``rng`` as CSV bytes, memory flat at any size (own connection, like the exports)."""
-
-    def pieces(connection: Any) -> Iterator[bytes]:
-        result = connection.execute(statement(rng),
-                                    execution_options={"stream_results": True, "yield_per": ROWS_PER_FETCH})
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        for rows in result.partitions():
-            writer.writerows(_row(r) for r in rows)
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-        if buffer.tell():
-            yield buffer.getvalue().encode()
-
-    connection, owned = _connect(bind)
-    try:
-        yield from _chunks(pieces(connection))
-    finally:
-        if owned:
-            connection.close()
+    """The register in ``rng`` as CSV bytes, streamed like the exports."""
+    return csv_stream(bind, statement(rng), COLUMNS, _row)

@@ -180,21 +180,30 @@ def audit_csv(bind: Any, rng: DateRange) -> Iterator[bytes]:
     if rng.end is not None:
         statement = statement.where(table.c.created_at < rng.end)
 
+    def row(r: Any) -> list[Any]:
+        m = r._mapping
+        return [m["seq"], m["id"], m["created_at"].astimezone(UTC).isoformat(), m["actor_id"], m["action"],
+                m["subject_type"], m["subject_id"], m["ip_address"],
+                json.dumps(m["details"], sort_keys=True, ensure_ascii=False), m["prev_hash"], m["entry_hash"]]
+
+    return csv_stream(bind, statement, AUDIT_COLUMNS, row)
+
+
+def csv_stream(bind: Any, statement: Any, header: tuple[str, ...], row: Any) -> Iterator[bytes]:
+    """``statement``'s rows as CSV bytes through ``row``, fetched ``ROWS_PER_FETCH`` at a time
+    on a connection of the export's own (memory stays flat at any size)."""
+
     def pieces(connection: Any) -> Iterator[bytes]:
         result = connection.execute(statement, execution_options={"stream_results": True, "yield_per": ROWS_PER_FETCH})
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(AUDIT_COLUMNS)
+        writer.writerow(header)
+        yield buffer.getvalue().encode()
         for rows in result.partitions():
-            for r in rows:
-                m = r._mapping
-                writer.writerow([m["seq"], m["id"], m["created_at"].astimezone(UTC).isoformat(), m["actor_id"],
-                                 m["action"], m["subject_type"], m["subject_id"], m["ip_address"],
-                                 json.dumps(m["details"], sort_keys=True, ensure_ascii=False), m["prev_hash"],
-                                 m["entry_hash"]])
-            yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
+            writer.writerows(row(r) for r in rows)
+            yield buffer.getvalue().encode()
 
     connection, owned = _connect(bind)
     try:

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Response
+from flask import Response, current_app
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, select
 
@@ -34,6 +34,11 @@ MAX_PIXELS = 40_000_000
 #: MPO is how Pillow names a JPEG carrying a second picture (many phone cameras write them).
 _IMAGE_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png"}
 EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
+
+
+def storage() -> Path:
+    """Where identity documents live: a folder of the private documents directory."""
+    return Path(current_app.config["DOCUMENTS_DIR"]) / "identity"
 
 
 def _image_type(data: bytes) -> str | None:

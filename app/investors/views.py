@@ -7,9 +7,8 @@ its field errors back on the form (``core.forms.apply_errors``).
 
 import json
 from decimal import InvalidOperation
-from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
@@ -283,10 +282,6 @@ def _page() -> tuple[int, int]:
         return 1, 20
 
 
-def _identity_storage() -> Path:
-    return Path(current_app.config["DOCUMENTS_DIR"]) / "identity"
-
-
 @bp.route("/identity-documents", methods=["GET", "POST"])
 @accepts_uploads_of(documents.MAX_BYTES + 64 * 1024)
 @requires(Permission.MANAGE_INVESTOR_PROFILE)
@@ -300,7 +295,7 @@ def identity_documents():
         try:
             documents.upload(current_user, kind=form.kind.data,
                              filename=getattr(upload, "filename", "") or "document",
-                             data=upload.read() if upload else b"", storage=_identity_storage(), now=now(),
+                             data=upload.read() if upload else b"", storage=documents.storage(), now=now(),
                              ip_address=request.remote_addr)
         except DomainError as exc:
             status = _failed(form, exc)
@@ -318,7 +313,7 @@ def identity_documents():
 @bp.get("/<int:user_id>/identity-documents/<int:document_id>")
 @requires(Permission.VERIFY_INVESTORS)
 def identity_document(user_id: int, document_id: int):
-    document, data = documents.open_for(current_user, user_id, document_id, storage=_identity_storage(),
+    document, data = documents.open_for(current_user, user_id, document_id, storage=documents.storage(),
                                         now=now(), ip_address=request.remote_addr)
     db.session.commit()  # the viewing is on record before the bytes leave
     return documents.response(document, data)
